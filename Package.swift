@@ -1,0 +1,45 @@
+// swift-tools-version: 6.0
+// lsrconv: read RoBERTa checkpoints, train LSR adapters, write files other frameworks consume.
+// Layout and module boundaries: see DESIGN.md §2 (shared) and README.md.
+import PackageDescription
+
+let package = Package(
+    name: "lsrconv",
+    products: [
+        .executable(name: "lsrconv", targets: ["lsrconv"]),
+        .library(name: "LSRFormats", targets: ["LSRFormats"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // System libraries: a modulemap + one-line shim each, found through pkg-config.
+        .systemLibrary(
+            name: "COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CJSONC", pkgConfig: "json-c",
+            providers: [.apt(["libjson-c-dev"])]),
+
+        // Files: dtypes, JSON, safetensors, shards, format detection. Knows nothing of models.
+        .target(name: "LSRFormats", dependencies: ["CJSONC", "CZlib"]),
+        // RoBERTa: config, weight naming, architecture (and, later, the model itself).
+        .target(name: "LSRModel", dependencies: ["LSRFormats"]),
+        // The command layer: the only place that prints.
+        .target(
+            name: "LSRCommands",
+            dependencies: [
+                "LSRFormats", "LSRModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "lsrconv", dependencies: ["LSRCommands"]),
+
+        .testTarget(name: "LSRFormatsTests", dependencies: ["LSRFormats"]),
+        .testTarget(name: "LSRModelTests", dependencies: ["LSRModel", "LSRFormats"]),
+        .testTarget(
+            name: "LSRCommandsTests", dependencies: ["LSRCommands", "LSRFormats"]),
+    ]
+)

@@ -1,0 +1,136 @@
+import ArgumentParser
+import LSRFormats
+import LSRModel
+
+/// `lsrconv inspect PATH [--json] [--checksums]`: what a checkpoint holds, from its headers.
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the format, metadata, tensors and RoBERTa architecture of a checkpoint.",
+        discussion: "Reads headers only (time does not grow with the file), unless --checksums is given.")
+
+    @Argument(help: "A checkpoint file or a model directory.")
+    var path: String
+
+    @Flag(help: "Print one JSON document instead of text.")
+    var json = false
+
+    @Flag(help: "Also print the SHA-256 of every tensor's raw bytes (reads all data).")
+    var checksums = false
+
+    func run() throws {
+        let summary = try reporting(path: path) { () throws -> InspectSummary in
+            let archive = try Checkpoint.open(path)
+            let directory = FileSystem.isDirectory(path) ? path : FileSystem.directoryName(archive.files.first ?? path)
+            return InspectSummary(path: path, archive: archive, directory: directory, checksums: checksums)
+        }
+        if json {
+            Output.json(summary.json)
+        } else {
+            summary.printText()
+        }
+    }
+}
+
+/// The facts `inspect` reports, computed once for both text and JSON.
+struct InspectSummary {
+    let path: String
+    let archive: TensorArchive
+    let architecture: RobertaArchitecture?
+    /// Number of heads and where it came from.
+    let heads: (count: Int, source: String)?
+    let hashes: [String]?
+
+    init(path: String, archive: TensorArchive, directory: String, checksums: Bool) {
+        self.path = path
+        self.archive = archive
+        var shapes: [String: [Int]] = [:]
+        if let mapping = try? RobertaNaming.canonicalize(archive.names) {
+            for (from, to) in mapping.renamed { shapes[to] = archive[from]!.shape }
+        }
+        architecture = RobertaArchitecture.infer(shapes: shapes)
+        if let architecture {
+            let configPath = FileSystem.join(directory, "config.json")
+            if FileSystem.exists(configPath), let config = try? ModelImport.readConfig(configPath) {
+                heads = (config.numAttentionHeads, "config.json")
+            } else {
+                heads = (architecture.inferredHeads, "inferred as hidden/64")
+            }
+        } else {
+            heads = nil
+        }
+        hashes = checksums ? archive.tensors.map { SHA256.hex($0.bytes.buffer) } : nil
+    }
+
+    var dtypeCounts: [(DType, Int)] {
+        var counts: [DType: Int] = [:]
+        for t in archive.tensors { counts[t.dtype, default: 0] += 1 }
+        return counts.sorted { $0.key > $1.key }
+    }
+
+    func printText() {
+        Output.line("path:        \(path)")
+        Output.line("format:      \(archive.format.rawValue)" + (archive.files.count > 1 ? " (\(archive.files.count) files)" : ""))
+        if !archive.metadata.isEmpty {
+            Output.line("metadata:    " + archive.metadata.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+        }
+        Output.line("tensors:     \(archive.tensors.count) (" + dtypeCounts.map { "\($0.0.rawValue): \($0.1)" }.joined(separator: ", ") + ")")
+        Output.line("parameters:  \(Output.grouped(archive.parameterCount)) (\(Output.bytes(archive.byteCount)))")
+        if let a = architecture, let heads {
+            Output.line("architecture: RoBERTa")
+            Output.line("  layers \(a.layers), hidden \(a.hiddenSize), heads \(heads.count) (\(heads.source)), intermediate \(a.intermediateSize)")
+            Output.line("  vocab \(a.vocabSize), positions \(a.maxPositions), token types \(a.typeVocabSize), pooler \(a.hasPooler ? "yes" : "no")")
+            Output.line("  head: \(a.head.description)")
+        } else {
+            Output.line("architecture: not a RoBERTa checkpoint (no embeddings.word_embeddings.weight)")
+        }
+        Output.line()
+        var rows = [["name", "dtype", "shape", "bytes"] + (hashes == nil ? [] : ["sha256"])]
+        for (i, t) in archive.tensors.enumerated() {
+            rows.append([t.name, t.dtype.rawValue, Output.shape(t.shape), String(t.bytes.count)] + (hashes.map { [$0[i]] } ?? []))
+        }
+        for line in Output.table(rows) { Output.line(line) }
+    }
+
+    var json: JSONValue {
+        var metadata = JSONObject()
+        for (k, v) in archive.metadata { metadata[k] = .string(v) }
+        var dtypes = JSONObject()
+        for (d, n) in dtypeCounts { dtypes[d.rawValue] = JSONValue(n) }
+        let tensors: [JSONValue] = archive.tensors.enumerated().map { i, t in
+            var entry: JSONObject = [
+                "name": .string(t.name), "dtype": .string(t.dtype.rawValue), "shape": .array(t.shape.map { JSONValue($0) }),
+                "bytes": JSONValue(t.bytes.count),
+            ]
+            if let hashes { entry["sha256"] = .string(hashes[i]) }
+            return .object(entry)
+        }
+        var root: JSONObject = [
+            "path": .string(path), "format": .string(archive.format.rawValue), "files": .array(archive.files.map { .string($0) }),
+            "metadata": .object(metadata), "tensor_count": JSONValue(archive.tensors.count), "parameters": JSONValue(archive.parameterCount),
+            "bytes": JSONValue(archive.byteCount), "dtypes": .object(dtypes),
+        ]
+        root["architecture"] = architectureJSON(architecture, heads: heads)
+        root["tensors"] = .array(tensors)
+        return .object(root)
+    }
+}
+
+/// The architecture as JSON, shared by `inspect` and `import`.
+func architectureJSON(_ architecture: RobertaArchitecture?, heads: (count: Int, source: String)?) -> JSONValue {
+    guard let a = architecture, let heads else { return .null }
+    var object: JSONObject = [
+        "model_type": "roberta", "layers": JSONValue(a.layers), "hidden_size": JSONValue(a.hiddenSize),
+        "attention_heads": JSONValue(heads.count), "attention_heads_source": .string(heads.source),
+        "intermediate_size": JSONValue(a.intermediateSize), "vocab_size": JSONValue(a.vocabSize),
+        "max_position_embeddings": JSONValue(a.maxPositions), "type_vocab_size": JSONValue(a.typeVocabSize),
+        "pooler": .bool(a.hasPooler),
+    ]
+    switch a.head {
+    case .none: object["head"] = "none"
+    case .maskedLM: object["head"] = "masked-lm"
+    case .sequenceClassification(let labels):
+        object["head"] = "sequence-classification"
+        object["num_labels"] = JSONValue(labels)
+    }
+    return .object(object)
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import LSRFormats
+
+/// The `lsrconv` root command. Subcommands live one per file; libraries never print.
+public struct LSRConv: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "lsrconv",
+        abstract: "Read RoBERTa checkpoints, adapt them with LSR adapters, write files other frameworks use.",
+        version: "0.1.0",
+        subcommands: [Inspect.self, Import.self])
+
+    public init() {}
+
+    /// Runs the command line. Every failure ends in one `error:` line on stderr and a non-zero
+    /// exit; help and version requests print as usual.
+    public static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let failure as CommandFailure {
+            Output.error(failure.message)
+            Foundation.exit(failure.exitCode)
+        } catch {
+            if exitCode(for: error) == .success { exit(withError: error) }
+            let message = LSRConv.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            Output.error(message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message)
+            Foundation.exit(exitCode(for: error).rawValue)
+        }
+    }
+}
+
+/// A failure a command reports to the user: the message already names the file, and where it
+/// applies the tensor, JSON pointer and byte offset.
+struct CommandFailure: Error {
+    let message: String
+    var exitCode: Int32 = 1
+}
+
+/// Runs a command body, turning any library error into a `CommandFailure` whose message is
+/// prefixed by `path` unless the error already carries its file.
+func reporting<T>(path: String? = nil, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let failure as CommandFailure {
+        throw failure
+    } catch let error as FileContextError {
+        throw CommandFailure(message: error.description)
+    } catch let error as FileError {
+        throw CommandFailure(message: error.description)
+    } catch {
+        throw CommandFailure(message: path.map { "\($0): \(error)" } ?? "\(error)")
+    }
+}

@@ -1,0 +1,93 @@
+/// Raw bytes of one tensor: a view into a memory-mapped file (zero-copy) or an owned buffer.
+/// Whatever backs the view is retained by `owner` for as long as the bytes are in use.
+public struct TensorBytes: @unchecked Sendable {
+    private let owner: AnyObject?
+    public let buffer: UnsafeRawBufferPointer
+
+    /// A view into `file`; the caller has bounds-checked the range.
+    public init(view buffer: UnsafeRawBufferPointer, in file: MappedFile) {
+        self.owner = file
+        self.buffer = buffer
+    }
+
+    /// Bytes owned by this value (converted or inflated data).
+    public init(owning bytes: [UInt8]) {
+        let box = OwnedBytes(bytes)
+        self.owner = box
+        self.buffer = box.buffer
+    }
+
+    public var count: Int { buffer.count }
+}
+
+private final class OwnedBytes {
+    let storage: UnsafeMutableRawBufferPointer
+    init(_ bytes: [UInt8]) {
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
+        bytes.withUnsafeBytes { storage.copyMemory(from: $0) }
+        self.storage = storage
+        count = bytes.count
+    }
+    let count: Int
+    var buffer: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: storage[0..<count]) }
+    deinit { storage.deallocate() }
+}
+
+/// One named tensor of a checkpoint: dtype, shape and raw little-endian C-order bytes.
+public struct ArchiveTensor: Sendable {
+    public var name: String
+    public let dtype: DType
+    public let shape: [Int]
+    public let bytes: TensorBytes
+    /// The file the bytes come from and their offset in it (for error messages).
+    public let file: String
+    public let offset: Int
+
+    public init(name: String, dtype: DType, shape: [Int], bytes: TensorBytes, file: String, offset: Int) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.bytes = bytes
+        self.file = file
+        self.offset = offset
+    }
+
+    /// Number of elements (the reader has checked the product).
+    public var elementCount: Int { shape.reduce(1, *) }
+}
+
+/// The on-disk formats lsrconv reads, detected from the bytes.
+public enum ArchiveFormat: String, Sendable {
+    case safetensors = "safetensors"
+    case safetensorsSharded = "safetensors (sharded)"
+    case torchZip = "pytorch zip"
+    case torchLegacy = "pytorch legacy"
+    case torchSharded = "pytorch zip (sharded)"
+}
+
+/// Named raw tensors read from a checkpoint, in file order. Every reader produces one.
+public struct TensorArchive: Sendable {
+    public var format: ArchiveFormat
+    /// The files the tensors were read from (one, or every shard).
+    public var files: [String]
+    /// String metadata (`__metadata__` of safetensors; merged across shards).
+    public var metadata: [(key: String, value: String)]
+    public var tensors: [ArchiveTensor]
+
+    public init(format: ArchiveFormat, files: [String], metadata: [(key: String, value: String)], tensors: [ArchiveTensor]) {
+        self.format = format
+        self.files = files
+        self.metadata = metadata
+        self.tensors = tensors
+    }
+
+    public subscript(name: String) -> ArchiveTensor? { tensors.first { $0.name == name } }
+
+    public var names: [String] { tensors.map(\.name) }
+
+    /// Total number of elements over all tensors.
+    public var parameterCount: Int { tensors.reduce(0) { $0 + $1.elementCount } }
+
+    /// Total bytes of tensor data.
+    public var byteCount: Int { tensors.reduce(0) { $0 + $1.bytes.count } }
+}

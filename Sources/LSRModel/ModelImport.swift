@@ -1,0 +1,210 @@
+import LSRFormats
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `lsrconv import`: any RoBERTa checkpoint lsrconv reads → a clean Hugging Face model directory
+/// (config.json with model_type "roberta", model.safetensors or shards + index, tokenizer files).
+public enum ModelImport {
+    /// Output dtype policy for floating-point tensors; integer tensors are always kept.
+    public enum DTypeChoice: String, Sendable, CaseIterable {
+        case keep, f32, f16, bf16
+
+        var target: DType? {
+            switch self {
+            case .keep: nil
+            case .f32: .f32
+            case .f16: .f16
+            case .bf16: .bf16
+            }
+        }
+    }
+
+    public struct Options: Sendable {
+        public var source: String
+        public var output: String
+        public var configPath: String?
+        public var dtype: DTypeChoice = .keep
+        /// Largest shard in bytes; nil writes a single model.safetensors.
+        public var maxShardSize: Int?
+        /// Replace an existing output directory (atomically).
+        public var replace = false
+
+        public init(source: String, output: String) {
+            self.source = source
+            self.output = output
+        }
+    }
+
+    /// Where the config came from.
+    public enum ConfigSource: Equatable, Sendable {
+        case file(String)
+        /// Inferred from shapes; the number of heads is a guess (hidden/64).
+        case inferred(heads: Int)
+    }
+
+    public struct Report: Sendable {
+        public var format: ArchiveFormat
+        public var sourceFiles: [String]
+        /// Tensor count per input dtype.
+        public var inputDTypes: [(dtype: DType, count: Int)]
+        public var outputDTypes: [(dtype: DType, count: Int)]
+        public var tensorCount: Int
+        public var parameters: Int
+        public var architecture: RobertaArchitecture
+        public var config: RobertaConfig
+        public var configSource: ConfigSource
+        public var renamed: Int
+        public var dropped: [String]
+        public var unknown: [String]
+        public var outputDirectory: String
+        public var outputFiles: [String]
+        public var tokenizerFiles: [String]
+        public var bytesRead: Int
+        public var bytesWritten: Int
+    }
+
+    public enum Error: Swift.Error, Equatable, Sendable, CustomStringConvertible {
+        case notRoberta(path: String)
+        case outputInsideInput(output: String, input: String)
+        case dtypeNotConvertible(tensor: String, dtype: DType)
+
+        public var description: String {
+            switch self {
+            case .notRoberta(let p): "\(p): no RoBERTa word embeddings (embeddings.word_embeddings.weight) found: not a RoBERTa checkpoint"
+            case .outputInsideInput(let o, let i): "output \(o) is the input or lies inside it (\(i))"
+            case .dtypeNotConvertible(let t, let d): "tensor '\(t)': cannot convert dtype \(d.rawValue)"
+            }
+        }
+    }
+
+    /// Files transformers' tokenizers read, copied when found beside the source.
+    public static let tokenizerFileNames = [
+        "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "added_tokens.json",
+    ]
+
+    public static func run(_ options: Options) throws -> Report {
+        let archive = try Checkpoint.open(options.source)
+        let sourceDirectory = FileSystem.isDirectory(options.source) ? options.source : FileSystem.directoryName(options.source)
+        try checkOutputOutsideInput(output: options.output, input: sourceDirectory)
+
+        let mapping = try RobertaNaming.canonicalize(archive.names)
+        var shapes: [String: [Int]] = [:]
+        for (from, to) in mapping.renamed { shapes[to] = archive[from]!.shape }
+        guard let architecture = RobertaArchitecture.infer(shapes: shapes) else {
+            throw Error.notRoberta(path: archive.files.first ?? options.source)
+        }
+
+        // Config: --config, else config.json beside the source, else inferred from shapes.
+        var config: RobertaConfig
+        let configSource: ConfigSource
+        let besideSource = FileSystem.join(sourceDirectory, "config.json")
+        if let path = options.configPath ?? (FileSystem.exists(besideSource) ? besideSource : nil) {
+            config = try readConfig(path)
+            do { try config.check(against: architecture) } catch { throw FileContextError(path: path, underlying: error) }
+            configSource = .file(path)
+        } else {
+            config = RobertaConfig.inferred(from: architecture)
+            configSource = .inferred(heads: config.numAttentionHeads)
+        }
+
+        // Output tensors in input order, renamed, converted as asked.
+        var outputs: [Safetensors.OutputTensor] = []
+        for (from, to) in mapping.renamed {
+            let tensor = archive[from]!
+            var dtype = tensor.dtype
+            if let target = options.dtype.target, tensor.dtype.isFloatingPoint {
+                guard tensor.dtype.convertsToFloat else { throw Error.dtypeNotConvertible(tensor: from, dtype: tensor.dtype) }
+                dtype = target
+            }
+            var output = Safetensors.OutputTensor(tensor, as: dtype)
+            output.name = to
+            outputs.append(output)
+        }
+        if let target = options.dtype.target { config.setDType(target) }
+
+        let staged = try StagedDirectory(destination: options.output, replace: options.replace)
+        var files: [String] = []
+        var written = 0
+        let metadata = [(key: "format", value: "pt")]
+        if let maxShardSize = options.maxShardSize {
+            let plan = ShardIndex.plan(sizes: outputs.map(\.byteCount), maxShardSize: maxShardSize)
+            var weightMap: [(tensor: String, shard: String)] = []
+            for (i, members) in plan.enumerated() {
+                let name = ShardIndex.shardName(prefix: "model", index: i, count: plan.count, extension: "safetensors")
+                let shard = members.map { outputs[$0] }
+                written += try Safetensors.write(shard, metadata: metadata, to: staged.file(name))
+                weightMap += shard.map { ($0.name, name) }
+                files.append(name)
+            }
+            let index = ShardIndex.document(totalSize: outputs.reduce(0) { $0 + $1.byteCount }, weightMap: weightMap)
+            let bytes = JSON.data(index, style: .pretty)
+            try DurableFile.write(bytes, to: staged.file("model.safetensors.index.json"))
+            written += bytes.count
+            files.append("model.safetensors.index.json")
+        } else {
+            written += try Safetensors.write(outputs, metadata: metadata, to: staged.file("model.safetensors"))
+            files.append("model.safetensors")
+        }
+        let configBytes = JSON.data(.object(config.json), style: .pretty)
+        try DurableFile.write(configBytes, to: staged.file("config.json"))
+        written += configBytes.count
+        files.insert("config.json", at: 0)
+
+        var tokenizerFiles: [String] = []
+        for name in tokenizerFileNames {
+            let path = FileSystem.join(sourceDirectory, name)
+            guard FileSystem.exists(path), !FileSystem.isDirectory(path) else { continue }
+            let file = try MappedFile(path: path)
+            let bytes = try file.read(offset: 0, count: file.size)
+            try DurableFile.write(bytes, to: staged.file(name))
+            written += bytes.count
+            tokenizerFiles.append(name)
+        }
+        try staged.commit()
+
+        func histogram(_ dtypes: [DType]) -> [(dtype: DType, count: Int)] {
+            var counts: [DType: Int] = [:]
+            for d in dtypes { counts[d, default: 0] += 1 }
+            return counts.sorted { $0.key > $1.key }.map { ($0.key, $0.value) }
+        }
+        return Report(
+            format: archive.format, sourceFiles: archive.files, inputDTypes: histogram(archive.tensors.map(\.dtype)),
+            outputDTypes: histogram(outputs.map(\.dtype)), tensorCount: outputs.count,
+            parameters: outputs.reduce(0) { $0 + (Safetensors.checkedProduct($1.shape) ?? 0) },
+            architecture: architecture, config: config, configSource: configSource,
+            renamed: mapping.renamed.filter { $0.from != $0.to }.count, dropped: mapping.dropped, unknown: mapping.unknown,
+            outputDirectory: staged.destination, outputFiles: files + tokenizerFiles, tokenizerFiles: tokenizerFiles,
+            bytesRead: archive.byteCount, bytesWritten: written)
+    }
+
+    public static func readConfig(_ path: String) throws -> RobertaConfig {
+        let file = try MappedFile(path: path)
+        do {
+            return try RobertaConfig(json: JSON.parse(file.read(offset: 0, count: min(file.size, ShardIndex.maxIndexSize))))
+        } catch {
+            throw FileContextError(path: path, underlying: error)
+        }
+    }
+
+    /// Refuses an output that is the input directory or inside it (it would be swapped out
+    /// from under the reader, or nest without end on a second run).
+    static func checkOutputOutsideInput(output: String, input: String) throws {
+        guard let inputPath = FileSystem.canonical(input) else { return }
+        let parent = FileSystem.canonical(FileSystem.directoryName(output)) ?? FileSystem.directoryName(output)
+        let outputPath = parent == "/" ? "/" + FileSystem.baseName(output) : parent + "/" + FileSystem.baseName(output)
+        if outputPath == inputPath || outputPath.hasPrefix(inputPath + "/") {
+            throw Error.outputInsideInput(output: output, input: input)
+        }
+    }
+}
+
+extension RobertaConfig {
+    /// Records the stored dtype the way transformers does (`dtype`, or `torch_dtype` in files
+    /// written before transformers 4.56 that already use that key).
+    mutating func setDType(_ dtype: DType) {
+        let key = json["torch_dtype"] != nil && json["dtype"] == nil ? "torch_dtype" : "dtype"
+        json[key] = .string(dtype.torchName)
+    }
+}

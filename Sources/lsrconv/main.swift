@@ -1,0 +1,4 @@
+import LSRCommands
+
+// All behaviour lives in LSRCommands; this executable only hands over the arguments.
+LSRConv.main()
