@@ -37,9 +37,11 @@ let package = Package(
             ]),
         .executableTarget(name: "lsrconv", dependencies: ["LSRCommands"]),
 
-        .testTarget(name: "LSRFormatsTests", dependencies: ["LSRFormats"]),
-        .testTarget(name: "LSRModelTests", dependencies: ["LSRModel", "LSRFormats"]),
+        // Shared by the test targets: fixture paths, temporary directories, running the binary.
+        .target(name: "TestSupport", dependencies: ["LSRFormats"], path: "Tests/TestSupport"),
+        .testTarget(name: "LSRFormatsTests", dependencies: ["LSRFormats", "TestSupport"]),
+        .testTarget(name: "LSRModelTests", dependencies: ["LSRModel", "LSRFormats", "TestSupport"]),
         .testTarget(
-            name: "LSRCommandsTests", dependencies: ["LSRCommands", "LSRFormats"]),
+            name: "LSRCommandsTests", dependencies: ["LSRCommands", "LSRFormats", "TestSupport", "lsrconv"]),
     ]
 )

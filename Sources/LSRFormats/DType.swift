@@ -115,8 +115,8 @@ public enum DTypeConversionError: Error, Equatable, Sendable {
 /// Element-wise conversions between raw little-endian tensor bytes and `Float`.
 ///
 /// Rounding is what PyTorch does: round-to-nearest-even for every narrowing float conversion;
-/// F8_E4M3 (torch.float8_e4m3fn, no infinity) turns overflow and infinity into NaN, as
-/// c10/util/Float8_e4m3fn.h does; F8_E5M2 overflows to infinity. The Fixtures/dtype reference
+/// F8_E4M3 (torch.float8_e4m3fn, no infinity) saturates overflow and infinity to ±448;
+/// F8_E5M2 overflows to infinity. The Fixtures/dtype reference
 /// file holds torch's own results for every bit pattern and for rounding edge cases.
 public enum DTypeConversion {
 
@@ -234,11 +234,12 @@ public enum DTypeConversion {
 
     public static func floatToFloat8E4M3(_ value: Float) -> UInt8 {
         let sign: UInt8 = value.sign == .minus ? 0x80 : 0
-        // Overflow (past the largest finite value 448 after rounding), infinity and NaN all
-        // give NaN: the fn variant has no infinity to saturate to.
+        if value.isNaN { return sign | 0x7F }
+        // The fn variant has no infinity: torch 2.13 saturates overflow and ±infinity to ±448
+        // (checked against its results in Fixtures/dtype/conversions.safetensors).
         guard let magnitude = roundToMinifloat(
             abs(value), mantissaBits: 3, minNormalExponent: -6, maxFinite: 448)
-        else { return sign | 0x7F }
+        else { return sign | 0x7E }
         return sign | magnitude
     }
 

@@ -69,10 +69,13 @@ public enum JSON {
             case json_tokener_error_depth:
                 throw .tooDeep(offset: end)
             default:
-                // The NUL we appended shows up as an unexpected character at `length` when the
-                // value itself ended: that is trailing data, reported at its first byte.
+                // Running into the NUL we appended means the text ended inside a value.
+                if end >= length { throw .truncated(offset: length) }
+                // Strict json-c refuses bytes after a complete top-level value as "unexpected
+                // character": when the text up to there parses, that is trailing data.
+                if end > 0, (try? parse(Array(text[0..<end]))) != nil { throw .trailingCharacters(offset: end) }
                 let description = String(cString: json_tokener_error_desc(error))
-                throw .syntax(offset: min(end, length), description: description)
+                throw .syntax(offset: end, description: description)
             }
         }
         defer { json_object_put(parsed) }
@@ -213,6 +216,9 @@ private struct LiteralScanner {
                 if !isInteger, let value = Double(literal), !value.isFinite {
                     throw .nonFiniteNumber(offset: start)
                 }
+            case UInt8(ascii: "'"):
+                // json-c accepts single-quoted strings even in strict mode; JSON does not.
+                throw .syntax(offset: i, description: "single-quoted string")
             default:
                 i += 1
             }

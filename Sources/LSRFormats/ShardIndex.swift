@@ -150,11 +150,15 @@ public enum ShardIndex {
         return "\(prefix)-\(pad(index + 1))-of-\(pad(count)).\(ext)"
     }
 
-    /// The index document: metadata.total_size and the weight map sorted by tensor name.
-    public static func document(totalSize: Int, weightMap: [(tensor: String, shard: String)]) -> JSONValue {
+    /// The index document as transformers 5 writes it: metadata (total_parameters, total_size)
+    /// and the weight map, keys sorted.
+    public static func document(totalSize: Int, totalParameters: Int, weightMap: [(tensor: String, shard: String)]) -> JSONValue {
         var map = JSONObject()
-        for (tensor, shard) in weightMap.sorted(by: { $0.tensor < $1.tensor }) { map[tensor] = .string(shard) }
-        return ["metadata": ["total_size": JSONValue(totalSize)], "weight_map": .object(map)]
+        for (tensor, shard) in weightMap { map[tensor] = .string(shard) }
+        return [
+            "metadata": ["total_parameters": JSONValue(totalParameters), "total_size": JSONValue(totalSize)],
+            "weight_map": .object(map.sortedByKey()),
+        ]
     }
 }
 

@@ -138,7 +138,9 @@ public enum ModelImport {
                 weightMap += shard.map { ($0.name, name) }
                 files.append(name)
             }
-            let index = ShardIndex.document(totalSize: outputs.reduce(0) { $0 + $1.byteCount }, weightMap: weightMap)
+            let index = ShardIndex.document(
+                totalSize: outputs.reduce(0) { $0 + $1.byteCount },
+                totalParameters: outputs.reduce(0) { $0 + (Safetensors.checkedProduct($1.shape) ?? 0) }, weightMap: weightMap)
             let bytes = JSON.data(index, style: .pretty)
             try DurableFile.write(bytes, to: staged.file("model.safetensors.index.json"))
             written += bytes.count

@@ -1,0 +1,57 @@
+import LSRFormats
+import Testing
+
+/// The json-c wrapper: strict parsing, the checks json-c lacks, and the deterministic writer.
+@Suite struct JSONTests {
+    @Test func parsesValues() throws {
+        let value = try JSON.parse(#" {"a": [1, -2, 3.5, true, null, "x\u00e9\n"], "b": {"c": 18446744073709551615}} "#)
+        #expect(value == ["a": [1, -2, 3.5, true, nil, "xé\n"], "b": ["c": .uint(UInt64.max)]])
+        #expect(try JSON.parse("-9223372036854775808") == .int(Int64.min))
+        #expect(try JSON.parse("9223372036854775807") == .int(Int64.max))
+        #expect(try JSON.parse("0") == .int(0))
+        #expect(try JSON.parse(#""a\u0000b""#) == .string("a\u{0}b"))
+        // Member order is kept.
+        #expect(try JSON.parse(#"{"z":1,"a":2}"#).objectValue?.keys == ["z", "a"])
+    }
+
+    @Test func rejectsWhatJSONCWouldAccept() {
+        #expect(throws: JSONError.duplicateKey("a", offset: 7)) { try JSON.parse(#"{"a":1,"a":2}"#) }
+        // The same key spelled with an escape is still the same key.
+        #expect(throws: JSONError.duplicateKey("a", offset: 7)) { try JSON.parse(#"{"a":1,"\u0061":2}"#) }
+        #expect(throws: JSONError.syntax(offset: 1, description: "single-quoted string")) { try JSON.parse("{'a':1}") }
+        // Keys may repeat in different objects.
+        #expect((try? JSON.parse(#"{"a":{"a":1},"b":{"a":2}}"#)) != nil)
+        #expect(throws: JSONError.integerOutOfRange("18446744073709551616", offset: 1)) { try JSON.parse("[18446744073709551616]") }
+        #expect(throws: JSONError.integerOutOfRange("-9223372036854775809", offset: 0)) { try JSON.parse("-9223372036854775809") }
+        #expect(throws: JSONError.nonFiniteNumber(offset: 1)) { try JSON.parse("[NaN]") }
+        #expect(throws: JSONError.nonFiniteNumber(offset: 1)) { try JSON.parse("[1e400]") }
+        #expect(throws: JSONError.trailingCharacters(offset: 8)) { try JSON.parse(#"{"a":1} x"#) }
+        #expect(throws: JSONError.truncated(offset: 5)) { try JSON.parse("[1,2,") }
+        #expect(throws: JSONError.invalidUTF8(offset: 2)) { try JSON.parse([UInt8(ascii: "\""), 0x61, 0xC3, 0x28, UInt8(ascii: "\"")]) }
+    }
+
+    @Test func depthIsBounded() {
+        let deep = String(repeating: "[", count: JSON.maxDepth + 1) + String(repeating: "]", count: JSON.maxDepth + 1)
+        #expect(throws: JSONError.self) { try JSON.parse(deep) }
+        let ok = String(repeating: "[", count: JSON.maxDepth - 1) + String(repeating: "]", count: JSON.maxDepth - 1)
+        #expect((try? JSON.parse(ok)) != nil)
+        // A hostile nesting far beyond the limit fails fast, without recursion in our code.
+        let bomb = String(repeating: "[", count: 1_000_000)
+        #expect(throws: JSONError.self) { try JSON.parse(bomb) }
+    }
+
+    @Test func syntaxErrors() {
+        for text in ["", "{", "{\"a\" 1}", "[1,]", "{'a':1}", "01", "[1 2]", "tru", "\"\\x\""] {
+            #expect(throws: JSONError.self, "\(text)") { try JSON.parse(text) }
+        }
+    }
+
+    @Test func writerIsDeterministicAndRoundTrips() throws {
+        let value: JSONValue = ["b": [1, 2.5, "t\"\\\n\u{1}é"], "a": ["x": nil, "y": false], "e": [], "o": [:], "big": .uint(UInt64.max), "f": 1e-05]
+        let compact = JSON.serialize(value)
+        #expect(compact == #"{"b":[1,2.5,"t\"\\\n\u0001é"],"a":{"x":null,"y":false},"e":[],"o":{},"big":18446744073709551615,"f":1e-05}"#)
+        #expect(try JSON.parse(compact) == value)
+        let pretty = JSON.serialize(["a": [1, 2], "b": ["c": "d"]], style: .pretty)
+        #expect(pretty == "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {\n    \"c\": \"d\"\n  }\n}")
+    }
+}

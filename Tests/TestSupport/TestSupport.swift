@@ -1,0 +1,83 @@
+import Foundation
+import LSRFormats
+
+/// Paths and helpers shared by the test targets.
+public enum TestPaths {
+    /// The package root, found from this file's location.
+    public static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    public static func fixture(_ relative: String) -> String { root + "/Fixtures/" + relative }
+
+    /// The lsrconv executable built beside the test bundle (LSRCONV_BIN overrides).
+    public static let binary: String = {
+        if let path = ProcessInfo.processInfo.environment["LSRCONV_BIN"] { return path }
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("lsrconv").path,
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("lsrconv").path,
+            Bundle.main.bundleURL.appendingPathComponent("lsrconv").path,
+            root + "/.build/debug/lsrconv",
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
+    }()
+}
+
+/// A fresh directory under the system temporary directory, removed on deinit.
+public final class TemporaryDirectory {
+    public let path: String
+    public init() {
+        let template = NSTemporaryDirectory() + "lsrconv-test-XXXXXX"
+        var bytes = Array(template.utf8CString)
+        let made = bytes.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        path = String(cString: made!)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    public func file(_ name: String) -> String { path + "/" + name }
+
+    public func write(_ bytes: [UInt8], to name: String) -> String {
+        let p = file(name)
+        FileManager.default.createFile(atPath: p, contents: Data(bytes))
+        return p
+    }
+}
+
+/// The result of running the lsrconv binary.
+public struct RunResult {
+    public let status: Int32
+    public let stdout: String
+    public let stderr: String
+}
+
+/// Runs the lsrconv binary with `arguments` (no shell), capturing both streams.
+public func runLSRConv(_ arguments: [String], cwd: String? = nil) throws -> RunResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: TestPaths.binary)
+    process.arguments = arguments
+    if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Read both pipes before waiting so a large output cannot block the child.
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return RunResult(
+        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// Builds a safetensors file from a header text and a data buffer (for crafted bad input).
+public func craftedSafetensors(header: String, data: [UInt8] = [], declaredLength: UInt64? = nil) -> [UInt8] {
+    let json = Array(header.utf8)
+    let length = declaredLength ?? UInt64(json.count)
+    return withUnsafeBytes(of: length.littleEndian) { Array($0) } + json + data
+}
+
+public func readFile(_ path: String) -> [UInt8] {
+    (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))) ?? []
+}
