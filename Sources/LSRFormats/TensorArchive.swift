@@ -73,12 +73,19 @@ public struct TensorArchive: Sendable {
     /// String metadata (`__metadata__` of safetensors; merged across shards).
     public var metadata: [(key: String, value: String)]
     public var tensors: [ArchiveTensor]
+    /// Non-tensor data found beside the state dict in a pickled checkpoint (fairseq's `args`
+    /// Namespace or `cfg`, an epoch counter, ...), rendered as inert JSON; empty for safetensors.
+    public var auxiliary: JSONObject
 
-    public init(format: ArchiveFormat, files: [String], metadata: [(key: String, value: String)], tensors: [ArchiveTensor]) {
+    public init(
+        format: ArchiveFormat, files: [String], metadata: [(key: String, value: String)], tensors: [ArchiveTensor],
+        auxiliary: JSONObject = [:]
+    ) {
         self.format = format
         self.files = files
         self.metadata = metadata
         self.tensors = tensors
+        self.auxiliary = auxiliary
     }
 
     public subscript(name: String) -> ArchiveTensor? { tensors.first { $0.name == name } }
