@@ -63,6 +63,11 @@ public enum Checkpoint {
         do {
             return try detect(head: head, fileSize: file.size, name: FileSystem.baseName(path))
         } catch {
+            // A tar checkpoint of the earliest torch releases ("ustar" at offset 257 of the first
+            // header): refused by name rather than as unknown bytes.
+            if case .unknownFormat = error, file.size >= 262, (try? file.read(offset: 257, count: 5)) == Array("ustar".utf8) {
+                throw FileContextError(path: path, underlying: TorchCheckpointError.legacyTar)
+            }
             throw FileContextError(path: path, underlying: error)
         }
     }
@@ -88,7 +93,9 @@ public enum Checkpoint {
 
     /// Opens any checkpoint lsrconv reads as a `TensorArchive`. Only headers are read; tensor
     /// data stays in the file until used.
-    public static func open(_ path: String) throws -> TensorArchive {
+    /// - Parameter verifyChecksums: also CRC-check the storages of PyTorch zip checkpoints,
+    ///   which reads all their data (headers and data.pkl are always checked).
+    public static func open(_ path: String, verifyChecksums: Bool = false) throws -> TensorArchive {
         let (file, kind) = try locate(path)
         func wrap<T>(_ body: () throws -> T) throws -> T {
             do { return try body() } catch let error as FileContextError { throw error } catch {
@@ -106,11 +113,17 @@ public enum Checkpoint {
                 return try Safetensors.read(path: shard)
             }
         case .torchZip:
-            throw FileContextError(path: file, underlying: CheckpointError.unsupportedFormat(.torchZip))
+            return try wrap { try TorchCheckpoint.loadZip(MappedFile(path: file), verifyChecksums: verifyChecksums).archive }
         case .torchLegacy:
-            throw FileContextError(path: file, underlying: CheckpointError.unsupportedFormat(.torchLegacy))
+            return try wrap { try TorchCheckpoint.loadLegacy(MappedFile(path: file)).archive }
         case .torchIndex:
-            throw FileContextError(path: file, underlying: CheckpointError.unsupportedFormat(.torchSharded))
+            return try ShardIndex.read(indexPath: file, format: .torchSharded) { shard in
+                switch try detect(shard) {
+                case .torchZip: return try TorchCheckpoint.loadZip(MappedFile(path: shard), verifyChecksums: verifyChecksums).archive
+                case .torchLegacy: return try TorchCheckpoint.loadLegacy(MappedFile(path: shard)).archive
+                default: throw FileContextError(path: shard, underlying: CheckpointError.unknownFormat(firstBytes: "not a PyTorch checkpoint"))
+                }
+            }
         }
     }
 }

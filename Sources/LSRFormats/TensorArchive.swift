@@ -18,6 +18,19 @@ public struct TensorBytes: @unchecked Sendable {
     }
 
     public var count: Int { buffer.count }
+
+    /// Bytes `range` of these bytes, kept alive by the same owner (a mapped file or an owned
+    /// buffer): zero-copy sub-views such as the query/key/value thirds of fairseq's fused
+    /// `in_proj_weight`. Nil when the range leaves the bytes.
+    public func slice(_ range: Range<Int>) -> TensorBytes? {
+        guard range.lowerBound >= 0, range.upperBound <= buffer.count else { return nil }
+        return TensorBytes(owner: owner, buffer: UnsafeRawBufferPointer(rebasing: buffer[range]))
+    }
+
+    private init(owner: AnyObject?, buffer: UnsafeRawBufferPointer) {
+        self.owner = owner
+        self.buffer = buffer
+    }
 }
 
 private final class OwnedBytes {

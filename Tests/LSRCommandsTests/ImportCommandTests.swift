@@ -1,0 +1,122 @@
+import Foundation
+import LSRFormats
+import TestSupport
+import Testing
+
+/// `lsrconv import` end to end, through the built binary, against fixtures written by
+/// transformers' save_pretrained (Fixtures/generate/generate.py, transformers 5.23, torch 2.13).
+@Suite struct ImportCommandTests {
+    /// The tensors (name → dtype, shape, bytes) of a safetensors file or model directory.
+    func tensors(_ path: String) throws -> [String: (DType, [Int], [UInt8])] {
+        let archive = try Checkpoint.open(path)
+        var out: [String: (DType, [Int], [UInt8])] = [:]
+        for t in archive.tensors { out[t.name] = (t.dtype, t.shape, [UInt8](t.bytes.buffer)) }
+        return out
+    }
+
+    func expectSameTensors(_ a: String, _ b: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let x = try tensors(a)
+        let y = try tensors(b)
+        #expect(x.keys.sorted() == y.keys.sorted(), sourceLocation: sourceLocation)
+        for (name, (dtype, shape, bytes)) in x {
+            guard let other = y[name] else { continue }
+            #expect(dtype == other.0 && shape == other.1, "\(name)", sourceLocation: sourceLocation)
+            #expect(bytes == other.2, "\(name): bytes differ", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test func importIsByteIdenticalToTheSource() throws {
+        let dir = TemporaryDirectory()
+        let out = dir.file("x")
+        let result = try runLSRConv(["import", TestPaths.fixture("tiny-roberta/model.safetensors"), "--out", out])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(readFile(out + "/model.safetensors") == readFile(TestPaths.fixture("tiny-roberta/model.safetensors")))
+        #expect(readFile(out + "/config.json") == readFile(TestPaths.fixture("tiny-roberta/config.json")))
+        #expect(readFile(out + "/tokenizer.json") == readFile(TestPaths.fixture("tiny-roberta/tokenizer.json")))
+        #expect(try FileSystem.contents(of: out) == ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"])
+        #expect(result.stdout.contains("parameters:   176,770"))
+        #expect(result.stdout.contains("RoBERTa, 2 layers, hidden 64, 4 heads (config.json)"))
+        // Nothing but the output was created beside it.
+        #expect(try FileSystem.contents(of: dir.path) == ["x"])
+    }
+
+    /// Rounding f32 → f16/bf16 exactly as torch's .half()/.to(bfloat16) gives the files
+    /// transformers wrote for the cast models, byte for byte (config dtype included).
+    @Test(arguments: [("f16", "tiny-roberta-f16"), ("bf16", "tiny-roberta-bf16")])
+    func dtypeConversionMatchesTorch(_ dtype: String, _ fixture: String) throws {
+        let dir = TemporaryDirectory()
+        let result = try runLSRConv(["import", TestPaths.fixture("tiny-roberta"), "--out", dir.file("x"), "--dtype", dtype])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(readFile(dir.file("x/model.safetensors")) == readFile(TestPaths.fixture(fixture + "/model.safetensors")))
+        #expect(readFile(dir.file("x/config.json")) == readFile(TestPaths.fixture(fixture + "/config.json")))
+    }
+
+    @Test func upcastToF32KeepsValues() throws {
+        let dir = TemporaryDirectory()
+        let result = try runLSRConv(["import", TestPaths.fixture("tiny-roberta-bf16"), "--out", dir.file("x"), "--dtype", "f32", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try JSON.parse(result.stdout)
+        #expect(json["output_dtypes"] == ["F32": 41])
+        #expect(json["input_dtypes"] == ["BF16": 41])
+        // Back down to bf16 reproduces the source exactly (bf16 → f32 is exact).
+        let back = try runLSRConv(["import", dir.file("x"), "--out", dir.file("y"), "--dtype", "bf16"])
+        #expect(back.status == 0, "\(back.stderr)")
+        #expect(readFile(dir.file("y/model.safetensors")) == readFile(TestPaths.fixture("tiny-roberta-bf16/model.safetensors")))
+    }
+
+    @Test func oldNamesBecomeCanonical() throws {
+        let dir = TemporaryDirectory()
+        let result = try runLSRConv(["import", TestPaths.fixture("tiny-roberta-oldnames/model.safetensors"), "--out", dir.file("x"), "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        try expectSameTensors(dir.file("x"), TestPaths.fixture("tiny-roberta-f16"))
+        let json = try JSON.parse(result.stdout)
+        #expect(json["dropped"] == ["embeddings.position_ids"])
+        #expect(json["unknown"] == [])
+        // 37 encoder tensors gain the roberta. prefix; 10 of them were gamma/beta as well.
+        #expect(json["renamed"] == 37)
+    }
+
+    @Test func shardedSourceAndShardedOutput() throws {
+        let dir = TemporaryDirectory()
+        let merged = try runLSRConv(["import", TestPaths.fixture("tiny-roberta-sharded"), "--out", dir.file("one")])
+        #expect(merged.status == 0, "\(merged.stderr)")
+        #expect(readFile(dir.file("one/model.safetensors")) == readFile(TestPaths.fixture("tiny-roberta/model.safetensors")))
+        // The same limit as the fixture (300KB = 300,000 bytes, transformers' greedy plan) gives
+        // the same three shards and index, byte for byte.
+        let split = try runLSRConv(["import", TestPaths.fixture("tiny-roberta"), "--out", dir.file("three"), "--max-shard-size", "300KB"])
+        #expect(split.status == 0, "\(split.stderr)")
+        for name in ["model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors", "model-00003-of-00003.safetensors",
+            "model.safetensors.index.json"]
+        {
+            #expect(readFile(dir.file("three/" + name)) == readFile(TestPaths.fixture("tiny-roberta-sharded/" + name)), "\(name)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.file("three/model.safetensors")))
+    }
+
+    @Test func configInferredWhenAbsent() throws {
+        let dir = TemporaryDirectory()
+        _ = dir.write(readFile(TestPaths.fixture("tiny-roberta/model.safetensors")), to: "weights.safetensors")
+        let result = try runLSRConv(["import", dir.file("weights.safetensors"), "--out", dir.file("x")])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("warning: no config.json: configuration inferred from tensor shapes; attention heads = hidden/64 = 1"))
+        let config = try JSON.parse(readFile(dir.file("x/config.json")))
+        #expect(config["model_type"] == "roberta")
+        #expect(config["hidden_size"] == 64 && config["num_hidden_layers"] == 2 && config["intermediate_size"] == 256)
+        #expect(config["vocab_size"] == 1000 && config["max_position_embeddings"] == 130 && config["type_vocab_size"] == 1)
+        #expect(config["architectures"] == ["RobertaForSequenceClassification"])
+        #expect(config["id2label"] == ["0": "LABEL_0", "1": "LABEL_1"])
+        // --config supplies the real one.
+        let with = try runLSRConv([
+            "import", dir.file("weights.safetensors"), "--out", dir.file("y"), "--config", TestPaths.fixture("tiny-roberta/config.json"),
+        ])
+        #expect(with.status == 0, "\(with.stderr)")
+        #expect(readFile(dir.file("y/config.json")) == readFile(TestPaths.fixture("tiny-roberta/config.json")))
+    }
+
+    @Test func defaultOutputIsNamedAfterTheSource() throws {
+        let dir = TemporaryDirectory()
+        let result = try runLSRConv(["import", TestPaths.fixture("tiny-roberta/model.safetensors")], cwd: dir.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(FileManager.default.fileExists(atPath: dir.file("tiny-roberta/model.safetensors")))
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+import LSRFormats
+import TestSupport
+import Testing
+
+/// `lsrconv inspect` on the fixtures: text and JSON agree with what the producer wrote.
+@Suite struct InspectCommandTests {
+    @Test func jsonDescribesTheTinyModel() throws {
+        let result = try runLSRConv(["inspect", TestPaths.fixture("tiny-roberta"), "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try JSON.parse(result.stdout)
+        #expect(json["format"] == "safetensors")
+        #expect(json["tensor_count"] == 41)
+        #expect(json["parameters"] == 176_770)
+        #expect(json["bytes"] == 707_080)
+        #expect(json["metadata"] == ["format": "pt"])
+        #expect(json["architecture"] == [
+            "model_type": "roberta", "layers": 2, "hidden_size": 64, "attention_heads": 4, "attention_heads_source": "config.json",
+            "intermediate_size": 256, "vocab_size": 1000, "max_position_embeddings": 130, "type_vocab_size": 1, "pooler": false,
+            "head": "sequence-classification", "num_labels": 2,
+        ])
+        let words = try #require(json["tensors"]?.arrayValue?.first { $0["name"] == "roberta.embeddings.word_embeddings.weight" })
+        #expect(words == ["name": "roberta.embeddings.word_embeddings.weight", "dtype": "F32", "shape": [1000, 64], "bytes": 256_000])
+    }
+
+    /// Checksums are those Python's safetensors.deserialize gives (Fixtures/safetensors/all_dtypes.json).
+    @Test func checksumsMatchPython() throws {
+        let result = try runLSRConv(["inspect", TestPaths.fixture("safetensors/all_dtypes.safetensors"), "--json", "--checksums"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try JSON.parse(result.stdout)
+        let manifest = try JSON.parse(readFile(TestPaths.fixture("safetensors/all_dtypes.json")))
+        for tensor in json["tensors"]?.arrayValue ?? [] {
+            let name = try #require(tensor["name"]?.stringValue)
+            #expect(tensor["sha256"] == manifest["tensors"]?[name]?["sha256"], "\(name)")
+        }
+        #expect(json["architecture"] == .null)
+    }
+
+    @Test func shardedDirectory() throws {
+        let result = try runLSRConv(["inspect", TestPaths.fixture("tiny-roberta-sharded")])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("format:      safetensors (sharded) (3 files)"))
+        #expect(result.stdout.contains("parameters:  176,770"))
+    }
+
+    /// inspect reads headers only: a 4 GiB tensor in a sparse file is described without its
+    /// data being read (the file occupies almost no disk, and nothing pages in).
+    @Test func headersOnlyOnAHugeSparseFile() throws {
+        let dir = TemporaryDirectory()
+        let size = 1 << 32
+        var bytes = craftedSafetensors(header: #"{"big":{"dtype":"F32","shape":[1073741824],"data_offsets":[0,\#(size)]}}"#)
+        while bytes.count % 8 != 0 { bytes.append(UInt8(ascii: " ")) }
+        let header = craftedSafetensors(header: String(decoding: bytes.dropFirst(8), as: UTF8.self))
+        let path = dir.write(header, to: "big.safetensors")
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: UInt64(header.count + size))
+        try handle.close()
+        let result = try runLSRConv(["inspect", path, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try JSON.parse(result.stdout)["bytes"] == JSONValue(size))
+    }
+}
