@@ -29,6 +29,9 @@ struct Import: ParsableCommand {
     @Option(help: "Split the weights into shards of at most this size (e.g. 500MB, 2GB, 1000000).")
     var maxShardSize: String?
 
+    @Option(help: "fairseq checkpoints: the classification head to keep as classifier.* (default: the only one, or the one the checkpoint names).")
+    var fairseqHead: String?
+
     @Flag(help: "Replace an existing output directory.")
     var force = false
 
@@ -40,6 +43,7 @@ struct Import: ParsableCommand {
         options.configPath = config
         options.dtype = dtype
         options.replace = force
+        options.fairseqHead = fairseqHead
         if let maxShardSize {
             guard let bytes = Import.parseSize(maxShardSize), bytes > 0 else {
                 throw CommandFailure(message: "--max-shard-size '\(maxShardSize)' is not a size (examples: 500MB, 2GB, 1000000)")
@@ -51,6 +55,7 @@ struct Import: ParsableCommand {
         let seconds = Date().timeIntervalSince(start)
         let rate = Double(report.bytesRead) / max(seconds, 1e-9) / 1e6
 
+        for name in report.synthesized { Output.warning("added '\(name)' as zeros (the source has no such tensor; transformers' conversion does the same)") }
         for name in report.unknown { Output.warning("kept unknown tensor '\(name)' verbatim (not part of a RoBERTa model)") }
         if case .inferred(let heads) = report.configSource {
             Output.warning("no config.json: configuration inferred from tensor shapes; attention heads = hidden/64 = \(heads) (pass --config to set it)")
@@ -68,6 +73,7 @@ struct Import: ParsableCommand {
             result["renamed"] = JSONValue(report.renamed)
             result["dropped"] = .array(report.dropped.map { .string($0) })
             result["unknown"] = .array(report.unknown.map { .string($0) })
+            result["synthesized"] = .array(report.synthesized.map { .string($0) })
             result["output"] = .string(report.outputDirectory)
             result["output_files"] = .array(report.outputFiles.map { .string($0) })
             result["bytes_written"] = JSONValue(report.bytesWritten)
@@ -91,14 +97,18 @@ struct Import: ParsableCommand {
     }
 
     private func headsSource(_ report: ModelImport.Report) -> String {
-        if case .file = report.configSource { return "config.json" }
-        return "inferred as hidden/64"
+        switch report.configSource {
+        case .file: "config.json"
+        case .checkpoint: "checkpoint args"
+        case .inferred: "inferred as hidden/64"
+        }
     }
 
     private func configSourceText(_ report: ModelImport.Report) -> String {
         switch report.configSource {
-        case .file(let path): return path
-        case .inferred: return "inferred from tensor shapes"
+        case .file(let path): path
+        case .checkpoint(let pointer): "from the fairseq checkpoint's own arguments (\(pointer))"
+        case .inferred: "inferred from tensor shapes"
         }
     }
 

@@ -14,12 +14,12 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print one JSON document instead of text.")
     var json = false
 
-    @Flag(help: "Also print the SHA-256 of every tensor's raw bytes (reads all data).")
+    @Flag(help: "Also print the SHA-256 of every tensor's raw bytes and check the CRC-32 of PyTorch zip entries (reads all data).")
     var checksums = false
 
     func run() throws {
         let summary = try reporting(path: path) { () throws -> InspectSummary in
-            let archive = try Checkpoint.open(path)
+            let archive = try Checkpoint.open(path, verifyChecksums: checksums)
             let directory = FileSystem.isDirectory(path) ? path : FileSystem.directoryName(archive.files.first ?? path)
             return InspectSummary(path: path, archive: archive, directory: directory, checksums: checksums)
         }

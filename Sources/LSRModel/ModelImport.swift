@@ -30,6 +30,9 @@ public enum ModelImport {
         public var maxShardSize: Int?
         /// Replace an existing output directory (atomically).
         public var replace = false
+        /// fairseq checkpoints: the `classification_heads.<name>` to keep as `classifier.*`
+        /// (nil: the only one, or the one the checkpoint's own config names).
+        public var fairseqHead: String?
 
         public init(source: String, output: String) {
             self.source = source
@@ -40,6 +43,8 @@ public enum ModelImport {
     /// Where the config came from.
     public enum ConfigSource: Equatable, Sendable {
         case file(String)
+        /// A fairseq checkpoint's own `args` / `cfg.model`, at this JSON pointer of the pickle.
+        case checkpoint(pointer: String)
         /// Inferred from shapes; the number of heads is a guess (hidden/64).
         case inferred(heads: Int)
     }
@@ -58,6 +63,8 @@ public enum ModelImport {
         public var renamed: Int
         public var dropped: [String]
         public var unknown: [String]
+        /// Tensors made by the import (fairseq's missing token type embeddings).
+        public var synthesized: [String]
         public var outputDirectory: String
         public var outputFiles: [String]
         public var tokenizerFiles: [String]
@@ -66,14 +73,14 @@ public enum ModelImport {
     }
 
     public enum Error: Swift.Error, Equatable, Sendable, CustomStringConvertible {
-        case notRoberta(path: String)
+        case notRoberta
         case outputInsideInput(output: String, input: String)
         case dtypeNotConvertible(tensor: String, dtype: DType)
 
         public var description: String {
             switch self {
-            case .notRoberta(let p): "\(p): no RoBERTa word embeddings (embeddings.word_embeddings.weight) found: not a RoBERTa checkpoint"
-            case .outputInsideInput(let o, let i): "output \(o) is the input or lies inside it (\(i))"
+            case .notRoberta: "no RoBERTa word embeddings (embeddings.word_embeddings.weight) found: not a RoBERTa checkpoint"
+            case .outputInsideInput(let o, let i): "output \(o) would overlap the input \(i) (it is the input, holds it, or lies inside it)"
             case .dtypeNotConvertible(let t, let d): "tensor '\(t)': cannot convert dtype \(d.rawValue)"
             }
         }
@@ -85,18 +92,31 @@ public enum ModelImport {
     ]
 
     public static func run(_ options: Options) throws -> Report {
-        let archive = try Checkpoint.open(options.source)
+        // Every byte is read to be written anyway, so the CRC-32 of zip entries is checked too.
+        var archive = try Checkpoint.open(options.source, verifyChecksums: true)
         let sourceDirectory = FileSystem.isDirectory(options.source) ? options.source : FileSystem.directoryName(options.source)
-        try checkOutputOutsideInput(output: options.output, input: sourceDirectory)
+        try checkOutputOutsideInput(output: options.output, input: options.source)
+        let sourceFile = archive.files.first ?? options.source
 
-        let mapping = try RobertaNaming.canonicalize(archive.names)
+        // fairseq names first (fused projections split, token types synthesized), then the
+        // HF spellings; the second pass is the identity on what the first produced.
+        var fairseq: FairseqNaming.Conversion?
+        if FairseqNaming.isFairseq(archive) {
+            do { fairseq = try FairseqNaming.convert(archive, head: options.fairseqHead) } catch {
+                throw FileContextError(path: sourceFile, underlying: error)
+            }
+            archive = fairseq!.archive
+        }
+        let mapping: RobertaNaming.Mapping
+        do { mapping = try RobertaNaming.canonicalize(archive.names) } catch { throw FileContextError(path: sourceFile, underlying: error) }
         var shapes: [String: [Int]] = [:]
         for (from, to) in mapping.renamed { shapes[to] = archive[from]!.shape }
         guard let architecture = RobertaArchitecture.infer(shapes: shapes) else {
-            throw Error.notRoberta(path: archive.files.first ?? options.source)
+            throw FileContextError(path: sourceFile, underlying: Error.notRoberta)
         }
 
-        // Config: --config, else config.json beside the source, else inferred from shapes.
+        // Config: --config, else config.json beside the source, else the fairseq checkpoint's
+        // own args, else inferred from shapes.
         var config: RobertaConfig
         let configSource: ConfigSource
         let besideSource = FileSystem.join(sourceDirectory, "config.json")
@@ -104,14 +124,19 @@ public enum ModelImport {
             config = try readConfig(path)
             do { try config.check(against: architecture) } catch { throw FileContextError(path: path, underlying: error) }
             configSource = .file(path)
+        } else if fairseq != nil, let (fromCheckpoint, pointer) = try fairseqConfig(archive.auxiliary, architecture, file: sourceFile) {
+            config = fromCheckpoint
+            configSource = .checkpoint(pointer: pointer)
         } else {
             config = RobertaConfig.inferred(from: architecture)
             configSource = .inferred(heads: config.numAttentionHeads)
         }
 
-        // Output tensors in input order, renamed, converted as asked.
+        // Output tensors in transformers' state-dict order (so shards split where
+        // save_pretrained splits them), renamed, converted as asked.
         var outputs: [Safetensors.OutputTensor] = []
-        for (from, to) in mapping.renamed {
+        let order = RobertaNaming.stateDictPermutation(mapping.renamed.map(\.to))
+        for (from, to) in order.map({ mapping.renamed[$0] }) {
             let tensor = archive[from]!
             var dtype = tensor.dtype
             if let target = options.dtype.target, tensor.dtype.isFloatingPoint {
@@ -122,7 +147,13 @@ public enum ModelImport {
             output.name = to
             outputs.append(output)
         }
-        if let target = options.dtype.target { config.setDType(target) }
+        if let target = options.dtype.target {
+            config.setDType(target)
+        } else if case .file = configSource {
+            // A config file already records the dtype it was saved with; keep it as it is.
+        } else if let words = outputs.first(where: { $0.name.hasSuffix("embeddings.word_embeddings.weight") }) {
+            config.setDType(words.dtype)  // a made config records the dtype actually stored
+        }
 
         let staged = try StagedDirectory(destination: options.output, replace: options.replace)
         var files: [String] = []
@@ -176,7 +207,8 @@ public enum ModelImport {
             outputDTypes: histogram(outputs.map(\.dtype)), tensorCount: outputs.count,
             parameters: outputs.reduce(0) { $0 + (Safetensors.checkedProduct($1.shape) ?? 0) },
             architecture: architecture, config: config, configSource: configSource,
-            renamed: mapping.renamed.filter { $0.from != $0.to }.count, dropped: mapping.dropped, unknown: mapping.unknown,
+            renamed: renamedCount(fairseq: fairseq, mapping: mapping), dropped: (fairseq?.dropped ?? []) + mapping.dropped,
+            unknown: (fairseq?.unknown ?? []) + mapping.unknown, synthesized: fairseq?.synthesized ?? [],
             outputDirectory: staged.destination, outputFiles: files + tokenizerFiles, tokenizerFiles: tokenizerFiles,
             bytesRead: archive.byteCount, bytesWritten: written)
     }
@@ -190,13 +222,35 @@ public enum ModelImport {
         }
     }
 
-    /// Refuses an output that is the input directory or inside it (it would be swapped out
-    /// from under the reader, or nest without end on a second run).
+    /// The fairseq checkpoint's own config (`args`, or `cfg.model` of fairseq ≥ 0.10), checked
+    /// against the weights; nil when it carries neither.
+    static func fairseqConfig(
+        _ auxiliary: JSONObject, _ architecture: RobertaArchitecture, file: String
+    ) throws -> (RobertaConfig, String)? {
+        do {
+            guard let config = try FairseqNaming.config(from: auxiliary, architecture: architecture) else { return nil }
+            try config.check(against: architecture)
+            return (config, auxiliary["args"]?.objectValue != nil ? "/args" : "/cfg/model")
+        } catch {
+            throw FileContextError(path: file, underlying: error)
+        }
+    }
+
+    /// Input tensors whose name changed (a fused fairseq projection counts once).
+    static func renamedCount(fairseq: FairseqNaming.Conversion?, mapping: RobertaNaming.Mapping) -> Int {
+        if let fairseq { return fairseq.renamed.filter { $0.to != [$0.from] }.count }
+        return mapping.renamed.filter { $0.from != $0.to }.count
+    }
+
+    /// Refuses an output that overlaps the input: the input itself, a directory holding it
+    /// (replacing it would delete the source), or, for a directory source, a path inside it
+    /// (a second run would read the first one's output as part of the checkpoint).
     static func checkOutputOutsideInput(output: String, input: String) throws {
         guard let inputPath = FileSystem.canonical(input) else { return }
         let parent = FileSystem.canonical(FileSystem.directoryName(output)) ?? FileSystem.directoryName(output)
         let outputPath = parent == "/" ? "/" + FileSystem.baseName(output) : parent + "/" + FileSystem.baseName(output)
-        if outputPath == inputPath || outputPath.hasPrefix(inputPath + "/") {
+        let inputIsDirectory = FileSystem.isDirectory(input)
+        if outputPath == inputPath || inputPath.hasPrefix(outputPath + "/") || (inputIsDirectory && outputPath.hasPrefix(inputPath + "/")) {
             throw Error.outputInsideInput(output: output, input: input)
         }
     }

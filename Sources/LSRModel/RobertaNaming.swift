@@ -86,4 +86,44 @@ public enum RobertaNaming {
         }
         return mapping
     }
+
+    /// Where a canonical name (bare, no `roberta.` prefix) stands in a transformers RoBERTa
+    /// model's state_dict(): module registration order (modeling_roberta.py: RobertaEmbeddings,
+    /// then each RobertaLayer's attention.self, attention.output, intermediate, output; the
+    /// pooler; the heads, whose own parameters precede their children's, as
+    /// nn.Module._save_to_state_dict does). Nil for names outside the model.
+    static func stateDictRank(_ bare: String) -> (section: Int, layer: Int, position: Int)? {
+        let sections: [[String]] = [
+            ["embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight", "embeddings.token_type_embeddings.weight",
+                "embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias"],
+            [],  // encoder layers, below
+            ["pooler.dense.weight", "pooler.dense.bias"],
+            ["classifier.dense.weight", "classifier.dense.bias", "classifier.out_proj.weight", "classifier.out_proj.bias"],
+            ["lm_head.bias", "lm_head.dense.weight", "lm_head.dense.bias", "lm_head.layer_norm.weight", "lm_head.layer_norm.bias",
+                "lm_head.decoder.weight", "lm_head.decoder.bias"],
+        ]
+        for (section, names) in sections.enumerated() {
+            if let position = names.firstIndex(of: bare) { return (section, 0, position) }
+        }
+        guard isEncoderName(bare) else { return nil }
+        let parts = bare.split(separator: ".").map(String.init)
+        let module = parts[3..<(parts.count - 1)].joined(separator: ".")
+        let modules = [
+            "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+            "attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm",
+        ]
+        guard let layer = Int(parts[2]), let m = modules.firstIndex(of: module) else { return nil }
+        return (1, layer, 2 * m + (parts.last == "weight" ? 0 : 1))
+    }
+
+    /// Indices into `names` (canonical names, as `canonicalize` gives them) in state-dict order,
+    /// so that writers split shards where transformers' save_pretrained splits them; names
+    /// outside the model (unknown tensors) follow, in their input order.
+    public static func stateDictPermutation(_ names: [String]) -> [Int] {
+        let keys = names.map { name in
+            let bare = name.hasPrefix("roberta.") ? String(name.dropFirst("roberta.".count)) : name
+            return stateDictRank(bare) ?? (Int.max, 0, 0)
+        }
+        return names.indices.sorted { (keys[$0].0, keys[$0].1, keys[$0].2, $0) < (keys[$1].0, keys[$1].1, keys[$1].2, $1) }
+    }
 }

@@ -67,8 +67,32 @@ import Testing
         _ = dir.write(readFile(TestPaths.fixture("tiny-roberta/model.safetensors")), to: "model.safetensors")
         _ = dir.write(readFile(TestPaths.fixture("tiny-roberta/config.json")), to: "config.json")
         let message = try failure(["import", dir.path, "--out", dir.file("nested")])
-        #expect(message.contains("lies inside it"))
+        #expect(message == "error: \(dir.path): output \(dir.file("nested")) would overlap the input \(dir.path) (it is the input, holds it, or lies inside it)")
         #expect(try FileSystem.contents(of: dir.path) == ["config.json", "model.safetensors"])
+        // Replacing the directory that holds a file source would delete the source.
+        let holder = try failure(["import", dir.file("model.safetensors"), "--out", dir.path, "--force"])
+        #expect(holder.contains("would overlap the input"))
+        #expect(try FileSystem.contents(of: dir.path) == ["config.json", "model.safetensors"])
+    }
+
+    /// Every hostile or broken file of Fixtures/malformed (made by Fixtures/generate/malformed.py;
+    /// the typed error of each is asserted in TorchCheckpointTests): on the command line one
+    /// `error:` line that names the file, a non-zero exit, and for import no output left.
+    @Test func malformedCorpusOnTheCommandLine() throws {
+        let valid: Set = ["base.pt", "memo_sparse_indices.pt"]  // well-formed baselines of the corpus
+        let names = try FileSystem.contents(of: TestPaths.fixture("malformed")).filter { $0.hasSuffix(".pt") && !valid.contains($0) }
+        #expect(names.count > 60)
+        for name in names {
+            let path = TestPaths.fixture("malformed/" + name)
+            // inspect reads headers only; a flipped data bit is found when the data is read.
+            let inspect = try failure(name == "zip_crc_mismatch.pt" ? ["inspect", "--checksums", path] : ["inspect", path])
+            #expect(inspect.hasPrefix("error: \(path): "), "\(name): \(inspect)")
+            let dir = TemporaryDirectory()
+            let imported = try failure(["import", path, "--out", dir.file("out")])
+            #expect(imported.hasPrefix("error: \(path): "), "\(name): \(imported)")
+            if name == "zip_crc_mismatch.pt" { #expect(imported.hasSuffix("zip entry 'zip_crc_mismatch/data/0' at byte 704: CRC-32 is 0xe6f36d51, the central directory says 0x30bb74be"), "\(imported)") }
+            #expect(try FileSystem.contents(of: dir.path).isEmpty, "\(name): import left files behind")
+        }
     }
 
     @Test func configContradictingWeights() throws {

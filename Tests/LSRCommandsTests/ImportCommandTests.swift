@@ -30,9 +30,9 @@ import Testing
         let out = dir.file("x")
         let result = try runLSRConv(["import", TestPaths.fixture("tiny-roberta/model.safetensors"), "--out", out])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(readFile(out + "/model.safetensors") == readFile(TestPaths.fixture("tiny-roberta/model.safetensors")))
-        #expect(readFile(out + "/config.json") == readFile(TestPaths.fixture("tiny-roberta/config.json")))
-        #expect(readFile(out + "/tokenizer.json") == readFile(TestPaths.fixture("tiny-roberta/tokenizer.json")))
+        #expect(byteDifference(out + "/model.safetensors", TestPaths.fixture("tiny-roberta/model.safetensors")) == nil)
+        #expect(byteDifference(out + "/config.json", TestPaths.fixture("tiny-roberta/config.json")) == nil)
+        #expect(byteDifference(out + "/tokenizer.json", TestPaths.fixture("tiny-roberta/tokenizer.json")) == nil)
         #expect(try FileSystem.contents(of: out) == ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"])
         #expect(result.stdout.contains("parameters:   176,770"))
         #expect(result.stdout.contains("RoBERTa, 2 layers, hidden 64, 4 heads (config.json)"))
@@ -47,8 +47,8 @@ import Testing
         let dir = TemporaryDirectory()
         let result = try runLSRConv(["import", TestPaths.fixture("tiny-roberta"), "--out", dir.file("x"), "--dtype", dtype])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(readFile(dir.file("x/model.safetensors")) == readFile(TestPaths.fixture(fixture + "/model.safetensors")))
-        #expect(readFile(dir.file("x/config.json")) == readFile(TestPaths.fixture(fixture + "/config.json")))
+        #expect(byteDifference(dir.file("x/model.safetensors"), TestPaths.fixture(fixture + "/model.safetensors")) == nil)
+        #expect(byteDifference(dir.file("x/config.json"), TestPaths.fixture(fixture + "/config.json")) == nil)
     }
 
     @Test func upcastToF32KeepsValues() throws {
@@ -61,7 +61,7 @@ import Testing
         // Back down to bf16 reproduces the source exactly (bf16 → f32 is exact).
         let back = try runLSRConv(["import", dir.file("x"), "--out", dir.file("y"), "--dtype", "bf16"])
         #expect(back.status == 0, "\(back.stderr)")
-        #expect(readFile(dir.file("y/model.safetensors")) == readFile(TestPaths.fixture("tiny-roberta-bf16/model.safetensors")))
+        #expect(byteDifference(dir.file("y/model.safetensors"), TestPaths.fixture("tiny-roberta-bf16/model.safetensors")) == nil)
     }
 
     @Test func oldNamesBecomeCanonical() throws {
@@ -80,7 +80,7 @@ import Testing
         let dir = TemporaryDirectory()
         let merged = try runLSRConv(["import", TestPaths.fixture("tiny-roberta-sharded"), "--out", dir.file("one")])
         #expect(merged.status == 0, "\(merged.stderr)")
-        #expect(readFile(dir.file("one/model.safetensors")) == readFile(TestPaths.fixture("tiny-roberta/model.safetensors")))
+        #expect(byteDifference(dir.file("one/model.safetensors"), TestPaths.fixture("tiny-roberta/model.safetensors")) == nil)
         // The same limit as the fixture (300KB = 300,000 bytes, transformers' greedy plan) gives
         // the same three shards and index, byte for byte.
         let split = try runLSRConv(["import", TestPaths.fixture("tiny-roberta"), "--out", dir.file("three"), "--max-shard-size", "300KB"])
@@ -88,7 +88,7 @@ import Testing
         for name in ["model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors", "model-00003-of-00003.safetensors",
             "model.safetensors.index.json"]
         {
-            #expect(readFile(dir.file("three/" + name)) == readFile(TestPaths.fixture("tiny-roberta-sharded/" + name)), "\(name)")
+            #expect(byteDifference(dir.file("three/" + name), TestPaths.fixture("tiny-roberta-sharded/" + name)) == nil)
         }
         #expect(!FileManager.default.fileExists(atPath: dir.file("three/model.safetensors")))
     }
@@ -110,7 +110,7 @@ import Testing
             "import", dir.file("weights.safetensors"), "--out", dir.file("y"), "--config", TestPaths.fixture("tiny-roberta/config.json"),
         ])
         #expect(with.status == 0, "\(with.stderr)")
-        #expect(readFile(dir.file("y/config.json")) == readFile(TestPaths.fixture("tiny-roberta/config.json")))
+        #expect(byteDifference(dir.file("y/config.json"), TestPaths.fixture("tiny-roberta/config.json")) == nil)
     }
 
     @Test func defaultOutputIsNamedAfterTheSource() throws {

@@ -31,7 +31,7 @@ import Testing
         let dir = TemporaryDirectory()
         let out = dir.file("copy.safetensors")
         try Safetensors.write(archive.tensors.map { Safetensors.OutputTensor($0) }, metadata: archive.metadata, to: out)
-        #expect(readFile(out) == readFile(TestPaths.fixture(fixture)))
+        #expect(byteDifference(out, TestPaths.fixture(fixture)) == nil)
         // Nothing else left in the directory (the temporary sibling was renamed).
         #expect(try FileSystem.contents(of: dir.path) == ["copy.safetensors"])
     }

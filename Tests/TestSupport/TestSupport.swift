@@ -39,7 +39,7 @@ public final class TemporaryDirectory {
 
     public func write(_ bytes: [UInt8], to name: String) -> String {
         let p = file(name)
-        FileManager.default.createFile(atPath: p, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: p, contents: Data(bytes))
         return p
     }
 }
@@ -80,4 +80,16 @@ public func craftedSafetensors(header: String, data: [UInt8] = [], declaredLengt
 
 public func readFile(_ path: String) -> [UInt8] {
     (try? [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))) ?? []
+}
+
+/// Compares two files byte for byte. Nil when identical; otherwise where they first differ.
+/// Use `#expect(byteDifference(a, b) == nil)`, never `#expect(readFile(a) == readFile(b))`:
+/// on a mismatch Swift Testing diffs the two arrays element-wise, which on files of a few
+/// hundred kilobytes runs for many minutes.
+public func byteDifference(_ a: String, _ b: String) -> String? {
+    let x = readFile(a)
+    let y = readFile(b)
+    if x == y { return nil }
+    let common = zip(x, y).prefix { $0 == $1 }.count
+    return "\(a) (\(x.count) bytes) and \(b) (\(y.count) bytes) first differ at byte \(common)"
 }
