@@ -68,7 +68,7 @@ struct Import: ParsableCommand {
                 "output_dtypes": .object(JSONObject(report.outputDTypes.map { ($0.dtype.rawValue, JSONValue($0.count)) })),
                 "tensors": JSONValue(report.tensorCount), "parameters": JSONValue(report.parameters),
             ]
-            result["architecture"] = architectureJSON(report.architecture, heads: (report.config.numAttentionHeads, headsSource(report)))
+            result["architecture"] = architectureJSON(report.architecture, heads: (report.config.numAttentionHeads, report.configSource.headsLabel))
             result["config_source"] = .string(configSourceText(report))
             result["renamed"] = JSONValue(report.renamed)
             result["dropped"] = .array(report.dropped.map { .string($0) })
@@ -88,20 +88,12 @@ struct Import: ParsableCommand {
             + " → " + report.outputDTypes.map { "\($0.dtype.rawValue) ×\($0.count)" }.joined(separator: ", "))
         Output.line("tensors:      \(report.tensorCount) (\(report.renamed) renamed, \(report.dropped.count) dropped, \(report.unknown.count) unknown kept)")
         Output.line("parameters:   \(Output.grouped(report.parameters))")
-        Output.line("architecture: RoBERTa, \(a.layers) layers, hidden \(a.hiddenSize), \(report.config.numAttentionHeads) heads (\(headsSource(report))), "
+        Output.line("architecture: RoBERTa, \(a.layers) layers, hidden \(a.hiddenSize), \(report.config.numAttentionHeads) heads (\(report.configSource.headsLabel)), "
             + "intermediate \(a.intermediateSize), vocab \(a.vocabSize), positions \(a.maxPositions), head: \(a.head.description)")
         Output.line("config:       \(configSourceText(report))")
         Output.line("output:       \(report.outputDirectory)/ (" + report.outputFiles.joined(separator: ", ") + ")")
         Output.line(String(format: "time:         %.2f s, %.1f MB/s (%@ read, %@ written)", seconds, rate,
             Output.bytes(report.bytesRead), Output.bytes(report.bytesWritten)))
-    }
-
-    private func headsSource(_ report: ModelImport.Report) -> String {
-        switch report.configSource {
-        case .file: "config.json"
-        case .checkpoint: "checkpoint args"
-        case .inferred: "inferred as hidden/64"
-        }
     }
 
     private func configSourceText(_ report: ModelImport.Report) -> String {

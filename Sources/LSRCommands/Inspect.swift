@@ -43,17 +43,14 @@ struct InspectSummary {
     init(path: String, archive: TensorArchive, directory: String, checksums: Bool) {
         self.path = path
         self.archive = archive
-        var shapes: [String: [Int]] = [:]
-        if let mapping = try? RobertaNaming.canonicalize(archive.names) {
-            for (from, to) in mapping.renamed { shapes[to] = archive[from]!.shape }
-        }
-        architecture = RobertaArchitecture.infer(shapes: shapes)
-        if let architecture {
-            let configPath = FileSystem.join(directory, "config.json")
-            if FileSystem.exists(configPath), let config = try? ModelImport.readConfig(configPath) {
-                heads = (config.numAttentionHeads, "config.json")
-            } else {
-                heads = (architecture.inferredHeads, "inferred as hidden/64")
+        // Inspect describes whatever it is given: a file that is no RoBERTa, or whose config
+        // does not fit, still gets its tensors listed.
+        let checkpoint = try? RobertaCheckpoint(archive)
+        architecture = checkpoint?.architecture
+        if let checkpoint {
+            switch try? checkpoint.config(sourceDirectory: directory, configPath: nil) {
+            case let (config, source)?: heads = (config.numAttentionHeads, source.headsLabel)
+            case nil: heads = (checkpoint.architecture.inferredHeads, ConfigSource.inferred(heads: 0).headsLabel)
             }
         } else {
             heads = nil
@@ -112,6 +109,17 @@ struct InspectSummary {
         root["architecture"] = architectureJSON(architecture, heads: heads)
         root["tensors"] = .array(tensors)
         return .object(root)
+    }
+}
+
+extension ConfigSource {
+    /// Where the number of attention heads came from, as `inspect` and `import` say it.
+    var headsLabel: String {
+        switch self {
+        case .file: "config.json"
+        case .checkpoint: "checkpoint args"
+        case .inferred: "inferred as hidden/64"
+        }
     }
 }
 

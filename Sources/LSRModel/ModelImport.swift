@@ -40,15 +40,6 @@ public enum ModelImport {
         }
     }
 
-    /// Where the config came from.
-    public enum ConfigSource: Equatable, Sendable {
-        case file(String)
-        /// A fairseq checkpoint's own `args` / `cfg.model`, at this JSON pointer of the pickle.
-        case checkpoint(pointer: String)
-        /// Inferred from shapes; the number of heads is a guess (hidden/64).
-        case inferred(heads: Int)
-    }
-
     public struct Report: Sendable {
         public var format: ArchiveFormat
         public var sourceFiles: [String]
@@ -73,13 +64,11 @@ public enum ModelImport {
     }
 
     public enum Error: Swift.Error, Equatable, Sendable, CustomStringConvertible {
-        case notRoberta
         case outputInsideInput(output: String, input: String)
         case dtypeNotConvertible(tensor: String, dtype: DType)
 
         public var description: String {
             switch self {
-            case .notRoberta: "no RoBERTa word embeddings (embeddings.word_embeddings.weight) found: not a RoBERTa checkpoint"
             case .outputInsideInput(let o, let i): "output \(o) would overlap the input \(i) (it is the input, holds it, or lies inside it)"
             case .dtypeNotConvertible(let t, let d): "tensor '\(t)': cannot convert dtype \(d.rawValue)"
             }
@@ -93,51 +82,20 @@ public enum ModelImport {
 
     public static func run(_ options: Options) throws -> Report {
         // Every byte is read to be written anyway, so the CRC-32 of zip entries is checked too.
-        var archive = try Checkpoint.open(options.source, verifyChecksums: true)
+        let source = try Checkpoint.open(options.source, verifyChecksums: true)
         let sourceDirectory = FileSystem.isDirectory(options.source) ? options.source : FileSystem.directoryName(options.source)
         try checkOutputOutsideInput(output: options.output, input: options.source)
-        let sourceFile = archive.files.first ?? options.source
-
-        // fairseq names first (fused projections split, token types synthesized), then the
-        // HF spellings; the second pass is the identity on what the first produced.
-        var fairseq: FairseqNaming.Conversion?
-        if FairseqNaming.isFairseq(archive) {
-            do { fairseq = try FairseqNaming.convert(archive, head: options.fairseqHead) } catch {
-                throw FileContextError(path: sourceFile, underlying: error)
-            }
-            archive = fairseq!.archive
-        }
-        let mapping: RobertaNaming.Mapping
-        do { mapping = try RobertaNaming.canonicalize(archive.names) } catch { throw FileContextError(path: sourceFile, underlying: error) }
-        var shapes: [String: [Int]] = [:]
-        for (from, to) in mapping.renamed { shapes[to] = archive[from]!.shape }
-        guard let architecture = RobertaArchitecture.infer(shapes: shapes) else {
-            throw FileContextError(path: sourceFile, underlying: Error.notRoberta)
-        }
-
-        // Config: --config, else config.json beside the source, else the fairseq checkpoint's
-        // own args, else inferred from shapes.
-        var config: RobertaConfig
-        let configSource: ConfigSource
-        let besideSource = FileSystem.join(sourceDirectory, "config.json")
-        if let path = options.configPath ?? (FileSystem.exists(besideSource) ? besideSource : nil) {
-            config = try readConfig(path)
-            do { try config.check(against: architecture) } catch { throw FileContextError(path: path, underlying: error) }
-            configSource = .file(path)
-        } else if fairseq != nil, let (fromCheckpoint, pointer) = try fairseqConfig(archive.auxiliary, architecture, file: sourceFile) {
-            config = fromCheckpoint
-            configSource = .checkpoint(pointer: pointer)
-        } else {
-            config = RobertaConfig.inferred(from: architecture)
-            configSource = .inferred(heads: config.numAttentionHeads)
-        }
+        let checkpoint = try RobertaCheckpoint(source, fairseqHead: options.fairseqHead)
+        let (archive, mapping) = (checkpoint.archive, checkpoint.mapping)
+        var (config, configSource) = try checkpoint.config(sourceDirectory: sourceDirectory, configPath: options.configPath)
 
         // Output tensors in transformers' state-dict order (so shards split where
         // save_pretrained splits them), renamed, converted as asked.
         var outputs: [Safetensors.OutputTensor] = []
         let order = RobertaNaming.stateDictPermutation(mapping.renamed.map(\.to))
+        let position = Dictionary(archive.tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         for (from, to) in order.map({ mapping.renamed[$0] }) {
-            let tensor = archive[from]!
+            let tensor = archive.tensors[position[from]!]
             var dtype = tensor.dtype
             if let target = options.dtype.target, tensor.dtype.isFloatingPoint {
                 guard tensor.dtype.convertsToFloat else { throw Error.dtypeNotConvertible(tensor: from, dtype: tensor.dtype) }
@@ -203,43 +161,14 @@ public enum ModelImport {
             return counts.sorted { $0.key > $1.key }.map { ($0.key, $0.value) }
         }
         return Report(
-            format: archive.format, sourceFiles: archive.files, inputDTypes: histogram(archive.tensors.map(\.dtype)),
+            format: source.format, sourceFiles: source.files, inputDTypes: histogram(source.tensors.map(\.dtype)),
             outputDTypes: histogram(outputs.map(\.dtype)), tensorCount: outputs.count,
             parameters: outputs.reduce(0) { $0 + (Safetensors.checkedProduct($1.shape) ?? 0) },
-            architecture: architecture, config: config, configSource: configSource,
-            renamed: renamedCount(fairseq: fairseq, mapping: mapping), dropped: (fairseq?.dropped ?? []) + mapping.dropped,
-            unknown: (fairseq?.unknown ?? []) + mapping.unknown, synthesized: fairseq?.synthesized ?? [],
+            architecture: checkpoint.architecture, config: config, configSource: configSource,
+            renamed: checkpoint.renamedCount, dropped: checkpoint.dropped, unknown: checkpoint.unknown,
+            synthesized: checkpoint.synthesized,
             outputDirectory: staged.destination, outputFiles: files + tokenizerFiles, tokenizerFiles: tokenizerFiles,
-            bytesRead: archive.byteCount, bytesWritten: written)
-    }
-
-    public static func readConfig(_ path: String) throws -> RobertaConfig {
-        let file = try MappedFile(path: path)
-        do {
-            return try RobertaConfig(json: JSON.parse(file.read(offset: 0, count: min(file.size, ShardIndex.maxIndexSize))))
-        } catch {
-            throw FileContextError(path: path, underlying: error)
-        }
-    }
-
-    /// The fairseq checkpoint's own config (`args`, or `cfg.model` of fairseq ≥ 0.10), checked
-    /// against the weights; nil when it carries neither.
-    static func fairseqConfig(
-        _ auxiliary: JSONObject, _ architecture: RobertaArchitecture, file: String
-    ) throws -> (RobertaConfig, String)? {
-        do {
-            guard let config = try FairseqNaming.config(from: auxiliary, architecture: architecture) else { return nil }
-            try config.check(against: architecture)
-            return (config, auxiliary["args"]?.objectValue != nil ? "/args" : "/cfg/model")
-        } catch {
-            throw FileContextError(path: file, underlying: error)
-        }
-    }
-
-    /// Input tensors whose name changed (a fused fairseq projection counts once).
-    static func renamedCount(fairseq: FairseqNaming.Conversion?, mapping: RobertaNaming.Mapping) -> Int {
-        if let fairseq { return fairseq.renamed.filter { $0.to != [$0.from] }.count }
-        return mapping.renamed.filter { $0.from != $0.to }.count
+            bytesRead: source.byteCount, bytesWritten: written)
     }
 
     /// Refuses an output that overlaps the input: the input itself, a directory holding it

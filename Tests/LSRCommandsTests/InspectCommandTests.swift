@@ -23,6 +23,22 @@ import Testing
         #expect(words == ["name": "roberta.embeddings.word_embeddings.weight", "dtype": "F32", "shape": [1000, 64], "bytes": 256_000])
     }
 
+    /// fairseq checkpoints are listed under their own names, and described by the architecture
+    /// their weights and `args` give (Fixtures/generate/torch_fixtures.py, write_fairseq: 2 layers,
+    /// 64 wide, 4 heads, max_positions 128 → 130 position embeddings).
+    @Test(arguments: ["model.pt", "model_decoder.pt"])
+    func fairseqArchitecture(_ file: String) throws {
+        let result = try runLSRConv(["inspect", TestPaths.fixture("torch/fairseq/" + file), "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try JSON.parse(result.stdout)
+        #expect(json["architecture"] == [
+            "model_type": "roberta", "layers": 2, "hidden_size": 64, "attention_heads": 4, "attention_heads_source": "checkpoint args",
+            "intermediate_size": 256, "vocab_size": 1000, "max_position_embeddings": 130, "type_vocab_size": 1, "pooler": false,
+            "head": "sequence-classification", "num_labels": 2,
+        ])
+        #expect(json["tensors"]?.arrayValue?.first?["name"]?.stringValue?.contains("sentence_encoder.") == true)
+    }
+
     /// Checksums are those Python's safetensors.deserialize gives (Fixtures/safetensors/all_dtypes.json).
     @Test func checksumsMatchPython() throws {
         let result = try runLSRConv(["inspect", TestPaths.fixture("safetensors/all_dtypes.safetensors"), "--json", "--checksums"])
