@@ -9,25 +9,6 @@ import Testing
 /// import must give the same tensors as the safetensors fixture of the same dtype, byte for byte
 /// (tolerance 0: no arithmetic happens), and the same config.
 @Suite struct TorchImportCommandTests {
-    /// Tensors of a model directory or file: name → (dtype, shape, bytes).
-    func tensors(_ path: String) throws -> [String: (DType, [Int], [UInt8])] {
-        var out: [String: (DType, [Int], [UInt8])] = [:]
-        for t in try Checkpoint.open(path).tensors { out[t.name] = (t.dtype, t.shape, [UInt8](t.bytes.buffer)) }
-        return out
-    }
-
-    func expectSameTensors(_ output: String, _ reference: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let x = try tensors(output)
-        let y = try tensors(reference)
-        #expect(x.keys.sorted() == y.keys.sorted(), sourceLocation: sourceLocation)
-        for (name, (dtype, shape, bytes)) in y {
-            guard let got = x[name] else { continue }
-            #expect(got.0 == dtype && got.1 == shape, "\(name): \(got.0) \(got.1) vs \(dtype) \(shape)", sourceLocation: sourceLocation)
-            let same = got.2 == bytes
-            #expect(same, "\(name): bytes differ", sourceLocation: sourceLocation)
-        }
-    }
-
     /// The architecture fields of a config.json (labels and bookkeeping fields left out).
     func architecture(_ configPath: String) throws -> [String: JSONValue] {
         let config = try JSON.parse(readFile(configPath))
@@ -54,7 +35,7 @@ import Testing
         let result = try runLSRConv(["import", TestPaths.fixture(source), "--out", dir.file("x"), "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try JSON.parse(result.stdout)["format"] == .string(format))
-        try expectSameTensors(dir.file("x"), TestPaths.fixture(reference))
+        #expect(try tensorDifferences(dir.file("x"), TestPaths.fixture(reference)) == [])
         #expect(try architecture(dir.file("x/config.json")) == architecture(TestPaths.fixture(reference + "/config.json")))
     }
 
@@ -66,7 +47,7 @@ import Testing
         let dir = TemporaryDirectory()
         let result = try runLSRConv(["import", TestPaths.fixture("torch/fairseq/" + file), "--out", dir.file("x"), "--json"])
         #expect(result.status == 0, "\(result.stderr)")
-        try expectSameTensors(dir.file("x"), TestPaths.fixture("torch/fairseq/expected_hf.safetensors"))
+        #expect(try tensorDifferences(dir.file("x"), TestPaths.fixture("torch/fairseq/expected_hf.safetensors")) == [])
         let json = try JSON.parse(result.stdout)
         #expect(json["config_source"] == .string("from the fairseq checkpoint's own arguments (\(pointer))"))
         #expect(json["synthesized"] == ["roberta.embeddings.token_type_embeddings.weight"])

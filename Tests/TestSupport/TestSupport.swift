@@ -93,3 +93,26 @@ public func byteDifference(_ a: String, _ b: String) -> String? {
     let common = zip(x, y).prefix { $0 == $1 }.count
     return "\(a) (\(x.count) bytes) and \(b) (\(y.count) bytes) first differ at byte \(common)"
 }
+
+/// Compares the tensors of two checkpoints (files or directories, any format lsrconv reads):
+/// names, dtypes, shapes and raw bytes, exactly. Empty when they agree; otherwise one line per
+/// difference. Use `#expect(try tensorDifferences(a, b) == [])`.
+public func tensorDifferences(_ a: String, _ b: String) throws -> [String] {
+    let x = try Checkpoint.open(a)
+    let y = try Checkpoint.open(b)
+    var differences: [String] = []
+    let xs = Dictionary(x.tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    let ys = Dictionary(y.tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    for name in Set(xs.keys).symmetricDifference(ys.keys).sorted() {
+        differences.append("'\(name)' only in \(xs[name] == nil ? b : a)")
+    }
+    for (name, s) in xs.sorted(by: { $0.key < $1.key }) {
+        guard let t = ys[name] else { continue }
+        if s.dtype != t.dtype || s.shape != t.shape {
+            differences.append("'\(name)': \(s.dtype.rawValue) \(s.shape) vs \(t.dtype.rawValue) \(t.shape)")
+        } else if !s.bytes.buffer.elementsEqual(t.bytes.buffer) {
+            differences.append("'\(name)': bytes differ")
+        }
+    }
+    return differences
+}
