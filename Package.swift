@@ -26,13 +26,19 @@ let package = Package(
 
         // Files: dtypes, JSON, safetensors, shards, format detection. Knows nothing of models.
         .target(name: "LSRFormats", dependencies: ["CJSONC", "CZlib"]),
-        // RoBERTa: config, weight naming, architecture (and, later, the model itself).
-        .target(name: "LSRModel", dependencies: ["LSRFormats"]),
+        // f32 buffers, BLAS, threading and the layers (forward beside backward). Knows no files.
+        // Swift 5 language mode: kernels hand raw pointers to worker threads (Parallel.swift),
+        // which Swift 6's Sendable checking cannot see are disjoint.
+        .target(name: "LSREngine", dependencies: ["COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        // RoBERTa: config, weight naming, architecture, the model itself on LSREngine.
+        .target(name: "LSRModel", dependencies: ["LSRFormats", "LSREngine"]),
+        // Text side of training and prediction: byte-level BPE tokenizer, datasets.
+        .target(name: "LSRTrain", dependencies: ["LSRFormats"]),
         // The command layer: the only place that prints.
         .target(
             name: "LSRCommands",
             dependencies: [
-                "LSRFormats", "LSRModel",
+                "LSRFormats", "LSRModel", "LSREngine", "LSRTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "lsrconv", dependencies: ["LSRCommands"]),
@@ -40,7 +46,9 @@ let package = Package(
         // Shared by the test targets: fixture paths, temporary directories, running the binary.
         .target(name: "TestSupport", dependencies: ["LSRFormats"], path: "Tests/TestSupport"),
         .testTarget(name: "LSRFormatsTests", dependencies: ["LSRFormats", "TestSupport"]),
-        .testTarget(name: "LSRModelTests", dependencies: ["LSRModel", "LSRFormats", "TestSupport"]),
+        .testTarget(name: "LSREngineTests", dependencies: ["LSREngine", "TestSupport"]),
+        .testTarget(name: "LSRModelTests", dependencies: ["LSRModel", "LSREngine", "LSRFormats", "TestSupport"]),
+        .testTarget(name: "LSRTrainTests", dependencies: ["LSRTrain", "LSRFormats", "TestSupport"]),
         .testTarget(
             name: "LSRCommandsTests", dependencies: ["LSRCommands", "LSRFormats", "TestSupport", "lsrconv"]),
     ]

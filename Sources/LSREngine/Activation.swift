@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Pointwise activations of the encoder (transformers activations.py ACT2FN names).
+public enum Activation: String, Sendable, CaseIterable {
+    /// Exact GELU, x·Φ(x) = 0.5·x·(1 + erf(x/√2)): "gelu", RoBERTa's hidden_act.
+    case gelu
+    /// tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): "gelu_new",
+    /// "gelu_pytorch_tanh", fairseq's "gelu_accurate".
+    case geluTanh
+    case relu
+    /// The classification head's pooler-style activation.
+    case tanh
+
+    /// The activation a config.json `hidden_act` names; nil for one the engine lacks.
+    public init?(configName name: String) {
+        switch name {
+        case "gelu": self = .gelu
+        case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": self = .geluTanh
+        case "relu": self = .relu
+        case "tanh": self = .tanh
+        default: return nil
+        }
+    }
+
+    /// The names `init(configName:)` accepts.
+    public static let configNames = ["gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "tanh"]
+
+    /// y = f(x) elementwise over `count` values; `x` and `y` may be the same buffer.
+    public func forward(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>) {
+        Parallel.forEach(count, grain: 1 << 14) { range in
+            switch self {
+            case .gelu:
+                for i in range {
+                    let v = x[i]
+                    y[i] = 0.5 * v * (1 + erff(v * 0.707_106_781_186_547_5))
+                }
+            case .geluTanh:
+                for i in range {
+                    let v = x[i]
+                    y[i] = 0.5 * v * (1 + tanhf(0.797_884_560_802_865_4 * (v + 0.044715 * v * v * v)))
+                }
+            case .relu:
+                for i in range { y[i] = max(x[i], 0) }
+            case .tanh:
+                for i in range { y[i] = tanhf(x[i]) }
+            }
+        }
+    }
+}

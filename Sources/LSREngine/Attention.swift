@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Multi-head scaled dot-product self-attention with a key padding mask, as transformers'
+/// RobertaSelfAttention computes it (modeling_roberta.py, eager path): for each batch item b and
+/// head h, S = Q·Kᵀ/√D, padded keys get an additive −3.4e38 (finfo(float32).min), P = softmax(S),
+/// O = P·V. exp(min − max) is exactly 0 in f32, so padded keys are simply given probability 0.
+///
+/// Legend: B batch, T tokens per item, H heads, D head size, C = H·D.
+/// qkv [B·T, 3C]: per token the query, key and value projections side by side (one fused GEMM
+/// makes them); head h uses columns h·D..<(h+1)·D of each. keyMask [B·T]: 1 real, 0 padding.
+/// probs [B, H, T, T] (kept for the backward pass); context [B·T, C], heads side by side.
+public struct AttentionShape: Sendable, Equatable {
+    public let batch: Int
+    public let length: Int
+    public let heads: Int
+    public let headDim: Int
+    public init(batch: Int, length: Int, heads: Int, headDim: Int) {
+        self.batch = batch
+        self.length = length
+        self.heads = heads
+        self.headDim = headDim
+    }
+    public var width: Int { heads * headDim }
+    public var probsCount: Int { batch * heads * length * length }
+}
+
+public enum Attention {
+    public static func forward(
+        qkv: UnsafePointer<Float>, keyMask: UnsafePointer<Float>, shape: AttentionShape,
+        probs: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>
+    ) {
+        let (t, h, d, c) = (shape.length, shape.heads, shape.headDim, shape.width)
+        let scale = 1 / Float(d).squareRoot()
+        // B·H independent small GEMM pairs: one per worker, OpenBLAS single-threaded inside.
+        BLAS.singleThreaded {
+            Parallel.forEach(shape.batch * h, grain: 1) { range in
+                for bh in range {
+                    let (b, head) = (bh / h, bh % h)
+                    let q = qkv + b * t * 3 * c + head * d
+                    let k = q + c
+                    let v = q + 2 * c
+                    let p = probs + bh * t * t
+                    BLAS.gemm(transposeB: true, m: t, n: t, k: d, alpha: scale, a: q, lda: 3 * c, b: k, ldb: 3 * c, c: p, ldc: t)
+                    softmaxRows(p, rows: t, columns: t, keyMask: keyMask + b * t)
+                    BLAS.gemm(m: t, n: d, k: t, a: p, lda: t, b: v, ldb: 3 * c, c: context + b * t * c + head * d, ldc: c)
+                }
+            }
+        }
+    }
+
+    /// Row-wise softmax in place over the unmasked columns; masked columns become 0.
+    @inline(__always)
+    static func softmaxRows(_ s: UnsafeMutablePointer<Float>, rows: Int, columns: Int, keyMask: UnsafePointer<Float>) {
+        for r in 0..<rows {
+            let row = s + r * columns
+            var maximum = -Float.greatestFiniteMagnitude
+            for j in 0..<columns where keyMask[j] != 0 { maximum = max(maximum, row[j]) }
+            var sum: Float = 0
+            for j in 0..<columns {
+                if keyMask[j] != 0 {
+                    let e = expf(row[j] - maximum)
+                    row[j] = e
+                    sum += e
+                } else {
+                    row[j] = 0
+                }
+            }
+            // A row with every key masked: transformers' softmax over all-equal scores gives a
+            // uniform row; no tokenizer output has one (<s> is always real).
+            let inv = sum > 0 ? 1 / sum : 0
+            for j in 0..<columns { row[j] *= inv }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import COpenBLAS
+
+/// The one door to OpenBLAS. Row-major throughout, as the checkpoints store weights
+/// (PyTorch's Linear keeps W as [out, in]).
+public enum BLAS {
+    /// C[m×n] = alpha · op(A)·op(B) + beta · C, row-major with leading dimensions.
+    /// `transposeA`: A is stored [k×m] (lda ≥ m); otherwise [m×k] (lda ≥ k). Same for B.
+    @inline(__always)
+    public static func gemm(
+        transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Threads OpenBLAS uses inside one sgemm call.
+    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// OpenBLAS's build description (version, kernel, thread count), for benchmark reports.
+    public static var configuration: String { String(cString: openblas_get_config()) }
+
+    /// Runs `body` with OpenBLAS single-threaded: for many small independent GEMMs spread
+    /// over `Parallel` workers (per-head attention), where OpenBLAS's own threads would only
+    /// contend with them.
+    public static func singleThreaded<T>(_ body: () throws -> T) rethrows -> T {
+        let saved = threads
+        if saved == 1 { return try body() }
+        setThreads(1)
+        defer { setThreads(saved) }
+        return try body()
+    }
+}

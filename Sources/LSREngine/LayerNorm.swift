@@ -1,0 +1,48 @@
+/// Layer normalisation over the last dimension, as torch.nn.LayerNorm:
+/// y = (x − mean) / sqrt(var + eps) · γ + β, with the biased variance.
+///
+/// Shapes: x, y [N, C]; γ, β [C]; mean, rstd [N] (kept for the backward pass).
+public struct LayerNorm: @unchecked Sendable {
+    public let weight: FloatBuffer  // γ [C]
+    public let bias: FloatBuffer  // β [C]
+    public let eps: Float
+    public var width: Int { weight.count }
+
+    public init(weight: FloatBuffer, bias: FloatBuffer, eps: Float) {
+        precondition(weight.count == bias.count, "LayerNorm shapes")
+        self.weight = weight
+        self.bias = bias
+        self.eps = eps
+    }
+
+    /// y = LayerNorm(x); `x` and `y` may be the same buffer. Statistics in f32 with a
+    /// two-pass variance (PyTorch's CPU kernel uses Welford in f32; both are well inside 1e-6
+    /// here). `mean` and `rstd` receive the row statistics when given.
+    public func forward(
+        _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>,
+        mean: UnsafeMutablePointer<Float>? = nil, rstd: UnsafeMutablePointer<Float>? = nil
+    ) {
+        let c = width
+        let gamma = weight.pointer
+        let beta = bias.pointer
+        let eps = self.eps
+        Parallel.forEach(rows, grain: 16) { range in
+            for r in range {
+                let row = x + r * c
+                let out = y + r * c
+                var sum: Float = 0
+                for i in 0..<c { sum += row[i] }
+                let mu = sum / Float(c)
+                var squares: Float = 0
+                for i in 0..<c {
+                    let d = row[i] - mu
+                    squares += d * d
+                }
+                let inv = 1 / (squares / Float(c) + eps).squareRoot()
+                for i in 0..<c { out[i] = (row[i] - mu) * inv * gamma[i] + beta[i] }
+                mean?[r] = mu
+                rstd?[r] = inv
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import LSREngine
+import LSRFormats
+
+/// RoBERTa encoder + sequence-classification head on the CPU (transformers
+/// modeling_roberta.py: RobertaEmbeddings, RobertaLayer ×L, RobertaClassificationHead), in
+/// eval mode (dropout is the identity).
+///
+/// Legend: B batch, T tokens per item (padded), N = B·T, C hidden, H heads, D = C/H,
+/// F intermediate, L labels.
+public final class RobertaModel: @unchecked Sendable {
+    public let config: RobertaConfig
+    public let weights: RobertaWeights
+    public let activation: Activation
+
+    public enum Error: Swift.Error, Equatable, Sendable, CustomStringConvertible {
+        case unsupportedActivation(String)
+        case tokenOutOfRange(id: Int32, row: Int, vocabulary: Int)
+        case tokenTypeOutOfRange(id: Int32, row: Int, typeVocabulary: Int)
+        /// Position ids run past the position table (RoBERTa counts from pad_token_id + 1).
+        case sequenceTooLong(row: Int, tokens: Int, maximum: Int)
+        case batchShape(String)
+
+        public var description: String {
+            switch self {
+            case .unsupportedActivation(let a):
+                "config field /hidden_act: '\(a)' is not supported (supported: \(Activation.configNames.joined(separator: ", ")))"
+            case .tokenOutOfRange(let id, let row, let v): "row \(row): token id \(id) is outside the vocabulary of \(v)"
+            case .tokenTypeOutOfRange(let id, let row, let v): "row \(row): token type \(id) is outside the \(v) token types"
+            case .sequenceTooLong(let row, let n, let m): "row \(row): \(n) tokens exceed the model's limit of \(m)"
+            case .batchShape(let s): "batch: \(s)"
+            }
+        }
+    }
+
+    public init(config: RobertaConfig, weights: RobertaWeights) throws(Error) {
+        guard let activation = Activation(configName: config.hiddenAct) else { throw .unsupportedActivation(config.hiddenAct) }
+        self.config = config
+        self.weights = weights
+        self.activation = activation
+    }
+
+    /// Longest sequence the position table allows: positions run from pad+1 to pad+T.
+    public var maxTokens: Int { config.maxPositionEmbeddings - config.padTokenId - 1 }
+
+    /// One forward pass. `workspace` is reused when its shape matches the batch (no allocation
+    /// in steady state); pass the one returned last time.
+    public func forward(_ batch: TokenBatch, workspace: RobertaWorkspace? = nil) throws(Error) -> RobertaWorkspace {
+        try validate(batch)
+        let (b, t, c) = (batch.batch, batch.length, config.hiddenSize)
+        let n = b * t
+        let shape = AttentionShape(batch: b, length: t, heads: config.numAttentionHeads, headDim: c / config.numAttentionHeads)
+        let labels = weights.labelCount ?? 0
+        let ws = workspace?.fits(shape: shape, config: config, labels: labels) == true
+            ? workspace! : RobertaWorkspace(shape: shape, config: config, labels: labels)
+
+        // Embeddings, then LayerNorm: hidden [N, C].
+        let positions = Embedding.positionIds(batch.ids, batch: b, length: t, padId: Int32(config.padTokenId))
+        batch.ids.withUnsafeBufferPointer { ids in
+            positions.withUnsafeBufferPointer { pos in
+                batch.tokenTypes.withUnsafeBufferPointer { types in
+                    Embedding.forward(
+                        ids: ids.baseAddress!, positions: pos.baseAddress!, tokenTypes: types.baseAddress!, count: n,
+                        word: weights.wordEmbeddings, position: weights.positionEmbeddings, tokenType: weights.tokenTypeEmbeddings,
+                        width: c, into: ws.hidden.pointer)
+                }
+            }
+        }
+        weights.embeddingNorm.forward(ws.hidden.pointer, rows: n, into: ws.hidden.pointer)
+        for i in 0..<n { ws.keyMask.pointer[i] = batch.mask[i] != 0 ? 1 : 0 }
+
+        for layer in weights.layers { encoderLayer(layer, ws: ws, rows: n, shape: shape) }
+
+        if let classifier = weights.classifier {
+            // x[:, 0] (the <s> token of each item) → dense → tanh → out_proj.
+            for item in 0..<b { (ws.pooled.pointer + item * c).update(from: ws.hidden.pointer + item * t * c, count: c) }
+            classifier.dense.forward(ws.pooled.pointer, rows: b, into: ws.pooledDense.pointer)
+            Activation.tanh.forward(ws.pooledDense.pointer, count: b * c, into: ws.pooledDense.pointer)
+            classifier.outProjection.forward(ws.pooledDense.pointer, rows: b, into: ws.logits.pointer)
+        }
+        return ws
+    }
+
+    /// One RobertaLayer: attention block, then feed-forward block, each closed by a residual
+    /// sum and LayerNorm (post-norm). Reads and writes ws.hidden.
+    private func encoderLayer(_ layer: RobertaLayerWeights, ws: RobertaWorkspace, rows n: Int, shape: AttentionShape) {
+        let c = config.hiddenSize
+        let f = config.intermediateSize
+        layer.queryKeyValue.forward(ws.hidden.pointer, rows: n, into: ws.qkv.pointer)  // [N, 3C]
+        Attention.forward(qkv: ws.qkv.pointer, keyMask: ws.keyMask.pointer, shape: shape, probs: ws.probs.pointer, context: ws.context.pointer)
+        layer.attentionOutput.forward(ws.context.pointer, rows: n, into: ws.attended.pointer)  // [N, C]
+        Elementwise.add(ws.hidden.pointer, into: ws.attended.pointer, count: n * c)
+        layer.attentionNorm.forward(ws.attended.pointer, rows: n, into: ws.attended.pointer)
+        layer.intermediate.forward(ws.attended.pointer, rows: n, into: ws.intermediate.pointer)  // [N, F]
+        activation.forward(ws.intermediate.pointer, count: n * f, into: ws.intermediate.pointer)
+        layer.output.forward(ws.intermediate.pointer, rows: n, into: ws.hidden.pointer)  // [N, C]
+        Elementwise.add(ws.attended.pointer, into: ws.hidden.pointer, count: n * c)
+        layer.outputNorm.forward(ws.hidden.pointer, rows: n, into: ws.hidden.pointer)
+    }
+
+    private func validate(_ batch: TokenBatch) throws(Error) {
+        let n = batch.batch * batch.length
+        guard batch.batch >= 1, batch.length >= 1, batch.ids.count == n, batch.mask.count == n, batch.tokenTypes.count == n else {
+            throw .batchShape("ids, mask and token types must each hold batch × length = \(n) values")
+        }
+        guard batch.length <= maxTokens else {
+            throw .sequenceTooLong(row: 0, tokens: batch.length, maximum: maxTokens)
+        }
+        for i in 0..<n {
+            if batch.ids[i] < 0 || Int(batch.ids[i]) >= config.vocabSize {
+                throw .tokenOutOfRange(id: batch.ids[i], row: i / batch.length, vocabulary: config.vocabSize)
+            }
+            if batch.tokenTypes[i] < 0 || Int(batch.tokenTypes[i]) >= config.typeVocabSize {
+                throw .tokenTypeOutOfRange(id: batch.tokenTypes[i], row: i / batch.length, typeVocabulary: config.typeVocabSize)
+            }
+        }
+    }
+}
+
+/// A padded batch of token ids, row-major [B, T].
+public struct TokenBatch: Sendable {
+    public var ids: [Int32]
+    /// 1 for real tokens, 0 for padding.
+    public var mask: [Int32]
+    /// All zeros for RoBERTa (one token type).
+    public var tokenTypes: [Int32]
+    public var batch: Int
+    public var length: Int
+
+    public init(ids: [Int32], mask: [Int32], tokenTypes: [Int32]? = nil, batch: Int, length: Int) {
+        self.ids = ids
+        self.mask = mask
+        self.tokenTypes = tokenTypes ?? [Int32](repeating: 0, count: ids.count)
+        self.batch = batch
+        self.length = length
+    }
+}
+
+/// Buffers for one batch shape, allocated once and reused while the shape stays the same.
+public final class RobertaWorkspace: @unchecked Sendable {
+    public let shape: AttentionShape
+    let hiddenSize: Int
+    let intermediateSize: Int
+    let labels: Int
+    public let hidden: FloatBuffer  // [N, C]: after each layer; the last hidden state at the end
+    let keyMask: FloatBuffer  // [N]
+    let qkv: FloatBuffer  // [N, 3C]
+    let probs: FloatBuffer  // [B, H, T, T]
+    let context: FloatBuffer  // [N, C]
+    let attended: FloatBuffer  // [N, C]: attention block output
+    let intermediate: FloatBuffer  // [N, F]
+    let pooled: FloatBuffer  // [B, C]: the <s> rows
+    let pooledDense: FloatBuffer  // [B, C]
+    public let logits: FloatBuffer  // [B, L]
+
+    init(shape: AttentionShape, config: RobertaConfig, labels: Int) {
+        self.shape = shape
+        let (n, c, f) = (shape.batch * shape.length, config.hiddenSize, config.intermediateSize)
+        hiddenSize = c
+        intermediateSize = f
+        self.labels = labels
+        hidden = FloatBuffer(count: n * c)
+        keyMask = FloatBuffer(count: n)
+        qkv = FloatBuffer(count: n * 3 * c)
+        probs = FloatBuffer(count: shape.probsCount)
+        context = FloatBuffer(count: n * c)
+        attended = FloatBuffer(count: n * c)
+        intermediate = FloatBuffer(count: n * f)
+        pooled = FloatBuffer(count: shape.batch * c)
+        pooledDense = FloatBuffer(count: shape.batch * c)
+        logits = FloatBuffer(count: shape.batch * labels)
+    }
+
+    func fits(shape: AttentionShape, config: RobertaConfig, labels: Int) -> Bool {
+        self.shape == shape && hiddenSize == config.hiddenSize && intermediateSize == config.intermediateSize && self.labels == labels
+    }
+}

@@ -1,0 +1,124 @@
+import LSREngine
+import Testing
+
+/// Each layer against a direct double-precision evaluation of its defining formula (the
+/// PyTorch parity of the whole stack is in LSRModelTests/ForwardParityTests). Tolerance 1e-5
+/// relative to the values' scale; inputs are deterministic pseudo-random numbers.
+@Suite struct LayerTests {
+    /// Deterministic values in [-1, 1) (a 64-bit LCG; the sequence only needs to be fixed).
+    func values(_ count: Int, seed: UInt64) -> [Float] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: state >> 11) % 2_000_000) / 1_000_000 - 1
+        }
+    }
+
+    func maxDifference(_ a: [Float], _ b: [Double]) -> Double { zip(a, b).reduce(0) { max($0, abs(Double($1.0) - $1.1)) } }
+
+    @Test(arguments: [1, 3, 70])  // 70 rows crosses the parallel split
+    func linear(rows: Int) {
+        let (input, output) = (24, 10)
+        let x = values(rows * input, seed: 1)
+        let w = values(output * input, seed: 2)
+        let b = values(output, seed: 3)
+        let layer = Linear(weight: FloatBuffer(w), bias: FloatBuffer(b), inFeatures: input, outFeatures: output)
+        let y = FloatBuffer(count: rows * output)
+        x.withUnsafeBufferPointer { layer.forward($0.baseAddress!, rows: rows, into: y.pointer) }
+        var expected = [Double](repeating: 0, count: rows * output)
+        for r in 0..<rows {
+            for o in 0..<output {
+                var s = Double(b[o])
+                for i in 0..<input { s += Double(x[r * input + i]) * Double(w[o * input + i]) }
+                expected[r * output + o] = s
+            }
+        }
+        #expect(maxDifference(y.array, expected) < 1e-5)
+    }
+
+    @Test func layerNorm() {
+        let (rows, c) = (40, 33)
+        let x = values(rows * c, seed: 4).map { $0 * 3 + 0.5 }
+        let gamma = values(c, seed: 5)
+        let beta = values(c, seed: 6)
+        let norm = LayerNorm(weight: FloatBuffer(gamma), bias: FloatBuffer(beta), eps: 1e-5)
+        let y = FloatBuffer(count: rows * c)
+        x.withUnsafeBufferPointer { norm.forward($0.baseAddress!, rows: rows, into: y.pointer) }
+        var expected = [Double](repeating: 0, count: rows * c)
+        for r in 0..<rows {
+            let row = x[(r * c)..<((r + 1) * c)].map(Double.init)
+            let mean = row.reduce(0, +) / Double(c)
+            let variance = row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(c)
+            for i in 0..<c { expected[r * c + i] = (row[i] - mean) / (variance + 1e-5).squareRoot() * Double(gamma[i]) + Double(beta[i]) }
+        }
+        #expect(maxDifference(y.array, expected) < 1e-5)
+    }
+
+    @Test func exactGELU() {
+        let x = values(1000, seed: 7).map { $0 * 6 }
+        let y = FloatBuffer(count: x.count)
+        x.withUnsafeBufferPointer { Activation.gelu.forward($0.baseAddress!, count: x.count, into: y.pointer) }
+        let expected = x.map { 0.5 * Double($0) * (1 + erf(Double($0) / 2.0.squareRoot())) }
+        #expect(maxDifference(y.array, expected) < 1e-6)
+        #expect(Activation(configName: "gelu") == .gelu && Activation(configName: "gelu_new") == .geluTanh)
+        #expect(Activation(configName: "swishy") == nil)
+    }
+
+    /// Attention with padded keys: masked keys get probability exactly 0; rows sum to 1.
+    @Test func maskedAttention() {
+        let shape = AttentionShape(batch: 2, length: 5, heads: 2, headDim: 3)
+        let (t, c, h, d) = (5, 6, 2, 3)
+        let qkv = values(2 * t * 3 * c, seed: 8)
+        let mask: [Float] = [1, 1, 1, 1, 1, 1, 1, 1, 0, 0]  // second item: 3 real tokens
+        let probs = FloatBuffer(count: shape.probsCount)
+        let context = FloatBuffer(count: 2 * t * c)
+        qkv.withUnsafeBufferPointer { q in
+            mask.withUnsafeBufferPointer { m in
+                Attention.forward(qkv: q.baseAddress!, keyMask: m.baseAddress!, shape: shape, probs: probs.pointer, context: context.pointer)
+            }
+        }
+        // qkv[token, part, head, e] with part 0 query, 1 key, 2 value.
+        func at(_ token: Int, _ part: Int, _ head: Int, _ e: Int) -> Double {
+            let index: Int = token * 3 * c + part * c + head * d + e
+            return Double(qkv[index])
+        }
+        var expected = [Double](repeating: 0, count: 2 * t * c)
+        for b in 0..<2 {
+            for head in 0..<h {
+                for i in 0..<t {
+                    var scores = [Double](repeating: -.infinity, count: t)
+                    for j in 0..<t where mask[b * t + j] != 0 {
+                        var s = 0.0
+                        for e in 0..<d {
+                            s += at(b * t + i, 0, head, e) * at(b * t + j, 1, head, e)
+                        }
+                        scores[j] = s / Double(d).squareRoot()
+                    }
+                    let top = scores.max()!
+                    let exps = scores.map { $0 == -.infinity ? 0 : exp($0 - top) }
+                    let total = exps.reduce(0, +)
+                    for e in 0..<d {
+                        var o = 0.0
+                        for j in 0..<t { o += exps[j] / total * at(b * t + j, 2, head, e) }
+                        expected[(b * t + i) * c + head * d + e] = o
+                    }
+                    let rowStart: Int = ((b * h + head) * t + i) * t
+                    let p = probs.array[rowStart..<(rowStart + t)]
+                    #expect(abs(p.reduce(0, +) - 1) < 1e-6)
+                    if b == 1 { #expect(p.suffix(2).allSatisfy { $0 == 0 }) }
+                }
+            }
+        }
+        #expect(maxDifference(context.array, expected) < 1e-5)
+    }
+
+    @Test func robertaPositionIds() {
+        // transformers create_position_ids_from_input_ids with padding_idx 1.
+        let ids: [Int32] = [0, 5, 6, 2, 1, 1, 0, 7, 2, 1, 1, 1]
+        #expect(Embedding.positionIds(ids, batch: 2, length: 6, padId: 1) == [2, 3, 4, 5, 1, 1, 2, 3, 4, 1, 1, 1])
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#endif
