@@ -102,14 +102,24 @@ public final class StagedDirectory {
             guard replace else { throw .alreadyExists(path: trimmed) }
             guard FileSystem.isDirectory(trimmed) else { throw .notADirectory(path: trimmed) }
         }
+        // Missing parents are created, as transformers' save_pretrained does (os.makedirs).
         let parent = FileSystem.directoryName(trimmed)
-        guard FileSystem.isDirectory(parent) else { throw .notFound(path: parent) }
+        try StagedDirectory.createDirectories(parent)
         path = FileSystem.join(parent, ".\(FileSystem.baseName(trimmed)).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         guard mkdir(path, 0o755) == 0 else { throw .fromErrno(errno, path: trimmed, operation: "mkdir") }
     }
 
     deinit {
         if !committed { removeTree(path) }
+    }
+
+    /// mkdir -p: creates `path` and any missing ancestors; an existing non-directory is an error.
+    static func createDirectories(_ path: String) throws(FileError) {
+        if FileSystem.isDirectory(path) { return }
+        if FileSystem.exists(path) { throw .notADirectory(path: path) }
+        let parent = FileSystem.directoryName(path)
+        if parent != path { try createDirectories(parent) }
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw .fromErrno(errno, path: path, operation: "mkdir") }
     }
 
     public func file(_ name: String) -> String { FileSystem.join(path, name) }

@@ -100,4 +100,12 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(FileManager.default.fileExists(atPath: dir.file("tiny-roberta/model.safetensors")))
     }
+
+    /// Missing parent directories of --out are created, as save_pretrained creates them.
+    @Test func missingParentsAreCreated() throws {
+        let dir = TemporaryDirectory()
+        let result = try runLSRConv(["import", TestPaths.fixture("tiny-roberta"), "--out", dir.file("a/b/model")])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try FileSystem.contents(of: dir.file("a/b")) == ["model"])
+    }
 }

@@ -1,0 +1,131 @@
+# lsrconv: build, test, demo.  `make help` lists the targets.
+#
+# Everything a target needs is installed by the target itself: the Debian -dev packages
+# (`deps`, with sudo when not root) and, for the interop check, a Python venv with pinned
+# safetensors + numpy (.venv-interop/).  Override any variable on the command line, e.g.
+#   make test BUILD_DIR=.build-ci        make interop LSRCONV=.build/release/lsrconv
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+SWIFT ?= swift
+PYTHON ?= python3
+BUILD_DIR ?= .build
+SWIFT_BUILD_FLAGS ?=
+# swift-testing already runs tests in parallel in one process; --parallel only affects XCTest,
+# which this package does not use, so it is left out and XCTest's empty run is skipped.
+SWIFT_TEST_FLAGS ?= --disable-xctest
+# A hung test must not hang CI: the whole `swift test` process group is killed after this long.
+TEST_TIMEOUT ?= 1200
+
+DEBUG_BIN := $(BUILD_DIR)/debug/lsrconv
+RELEASE_BIN := $(BUILD_DIR)/release/lsrconv
+LSRCONV ?= $(DEBUG_BIN)
+
+APT_PACKAGES := libopenblas-dev zlib1g-dev libjson-c-dev pkg-config
+PKG_CONFIG_MODULES := openblas zlib json-c
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+VENV := .venv-interop
+INTEROP_REQUIREMENTS := Tests/interop/requirements.txt
+INTEROP_STAMP := $(VENV)/requirements.installed
+
+DEMO_OUT := out/demo
+
+TORCH_VENV := .venv-gen
+TORCH_REQUIREMENTS := Fixtures/generate/requirements.txt
+TORCH_STAMP := $(TORCH_VENV)/requirements.installed
+
+.PHONY: help deps build debug test swift-test interop venv venv-torch bench demo clean distclean
+
+help:
+	@echo "make build      release build (deps first): $(RELEASE_BIN)"
+	@echo "make debug      debug build with the test bundle: $(DEBUG_BIN)"
+	@echo "make test       debug build, swift test, then the Python interop check"
+	@echo "make interop    the interop check alone (LSRCONV=path, default $(DEBUG_BIN))"
+	@echo "make demo       release build, then inspect + import on the bundled fixtures"
+	@echo "make bench      forward pass, lsrconv beside PyTorch (venv with torch: $(TORCH_VENV)/, ~6 GB)"
+	@echo "make deps       install missing Debian packages: $(APT_PACKAGES)"
+	@echo "make clean      remove build products and out/ (keeps fetched dependencies)"
+	@echo "make distclean  also remove $(BUILD_DIR)/ and $(VENV)/"
+
+# Installs only what is missing; runs apt-get update once, and only then.
+deps:
+	@if command -v dpkg-query >/dev/null 2>&1; then \
+	    missing=""; \
+	    for p in $(APT_PACKAGES); do \
+	        dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q ' installed$$' || missing="$$missing $$p"; \
+	    done; \
+	    if [ -n "$$missing" ]; then \
+	        echo "deps: installing$$missing"; \
+	        $(SUDO) apt-get update -qq; \
+	        $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	    fi; \
+	elif ! pkg-config --exists $(PKG_CONFIG_MODULES) 2>/dev/null; then \
+	    echo "error: no dpkg here and pkg-config cannot find: $(PKG_CONFIG_MODULES)" >&2; \
+	    echo "       install OpenBLAS, zlib and json-c development files and pkg-config" >&2; \
+	    exit 1; \
+	fi
+
+build: deps
+	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) $(SWIFT_BUILD_FLAGS)
+
+debug: deps
+	$(SWIFT) build --build-tests --scratch-path $(BUILD_DIR) $(SWIFT_BUILD_FLAGS)
+
+# Runs both halves even when the first fails, then fails if either did.
+test: debug
+	@status=0; \
+	$(MAKE) --no-print-directory swift-test || status=1; \
+	$(MAKE) --no-print-directory interop LSRCONV=$(DEBUG_BIN) || status=1; \
+	if [ $$status -eq 0 ]; then echo "make test: all passed"; else echo "make test: FAILED (see above)"; fi; \
+	exit $$status
+
+# swift-testing prints a "started" line per test; only results are kept.
+swift-test:
+	timeout $(TEST_TIMEOUT) $(SWIFT) test --skip-build --scratch-path $(BUILD_DIR) $(SWIFT_TEST_FLAGS) 2>&1 \
+	    | sed -u '/^◇ .* started\.$$/d' \
+	    || { rc=$$?; [ $$rc -ne 124 ] || echo "error: swift test still running after $(TEST_TIMEOUT) s: stopped" >&2; exit $$rc; }
+
+# (Re)creates the venv when it is missing or requirements.txt differs from what it was built from.
+venv:
+	@if ! cmp -s $(INTEROP_REQUIREMENTS) $(INTEROP_STAMP); then \
+	    echo "interop: creating $(VENV)/ from $(INTEROP_REQUIREMENTS)"; \
+	    rm -rf $(VENV); \
+	    $(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed (Debian/Ubuntu: apt-get install python3-venv)" >&2; exit 1; }; \
+	    $(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(INTEROP_REQUIREMENTS); \
+	    cp $(INTEROP_REQUIREMENTS) $(INTEROP_STAMP); \
+	fi
+
+interop: venv
+	@test -x $(LSRCONV) || { echo "error: $(LSRCONV) not built (make debug)" >&2; exit 1; }
+	$(VENV)/bin/python Tests/interop/check_safetensors.py $(LSRCONV)
+
+demo: build
+	$(RELEASE_BIN) inspect Fixtures/tiny-roberta
+	$(RELEASE_BIN) import Fixtures/tiny-roberta/model.safetensors --out $(DEMO_OUT)/tiny-roberta --force
+	$(RELEASE_BIN) import Fixtures/torch/zip/pytorch_model.bin --out $(DEMO_OUT)/from-torch --force
+	$(RELEASE_BIN) inspect $(DEMO_OUT)/tiny-roberta
+
+# The PyTorch venv (pinned as the fixture generator pins it): fixtures, benchmarks.
+venv-torch:
+	@if ! cmp -s $(TORCH_REQUIREMENTS) $(TORCH_STAMP); then \
+	    echo "creating $(TORCH_VENV)/ from $(TORCH_REQUIREMENTS) (torch, transformers, peft: a few minutes)"; \
+	    rm -rf $(TORCH_VENV); \
+	    $(PYTHON) -m venv $(TORCH_VENV); \
+	    $(TORCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r $(TORCH_REQUIREMENTS); \
+	    cp $(TORCH_REQUIREMENTS) $(TORCH_STAMP); \
+	fi
+
+# Side-by-side timings; results in out/bench/forward.json, the table on stdout.
+bench: deps venv-torch
+	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product lsrbench $(SWIFT_BUILD_FLAGS)
+	$(TORCH_VENV)/bin/python bench/run.py --lsrbench $(BUILD_DIR)/release/lsrbench
+
+clean:
+	$(SWIFT) package clean --scratch-path $(BUILD_DIR)
+	rm -rf out
+
+distclean: clean
+	rm -rf $(BUILD_DIR) $(VENV)
