@@ -4,7 +4,8 @@
 
 /// Pointwise activations of the encoder (transformers activations.py ACT2FN names).
 public enum Activation: String, Sendable, CaseIterable {
-    /// Exact GELU, x·Φ(x) = 0.5·x·(1 + erf(x/√2)): "gelu", RoBERTa's hidden_act.
+    /// Exact GELU, x·Φ(x) = 0.5·x·(1 + erf(x/√2)): "gelu", RoBERTa's hidden_act (erf to
+    /// 1.5e-7, as torch computes it on the CPU; see VectorMath.erf).
     case gelu
     /// tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))): "gelu_new",
     /// "gelu_pytorch_tanh", fairseq's "gelu_accurate".
@@ -32,9 +33,19 @@ public enum Activation: String, Sendable, CaseIterable {
         Parallel.forEach(count, grain: 1 << 14) { range in
             switch self {
             case .gelu:
-                for i in range {
-                    let v = x[i]
-                    y[i] = 0.5 * v * (1 + erff(v * 0.707_106_781_186_547_5))
+                // Eight lanes at a time (VectorMath.erf), the tail scalar with the same formula.
+                var i = range.lowerBound
+                while i + 8 <= range.upperBound {
+                    let v = UnsafeRawPointer(x + i).loadUnaligned(as: VectorMath.Vector.self)
+                    let g = 0.5 * v * (1 + VectorMath.erf(v * 0.707_106_781_186_547_5))
+                    UnsafeMutableRawPointer(y + i).storeBytes(of: g, as: VectorMath.Vector.self)
+                    i += 8
+                }
+                if i < range.upperBound {
+                    var v = VectorMath.Vector(repeating: 0)
+                    for j in i..<range.upperBound { v[j - i] = x[j] }
+                    let g = 0.5 * v * (1 + VectorMath.erf(v * 0.707_106_781_186_547_5))
+                    for j in i..<range.upperBound { y[j] = g[j - i] }
                 }
             case .geluTanh:
                 for i in range {
