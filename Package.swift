@@ -32,8 +32,10 @@ let package = Package(
         .target(name: "LSREngine", dependencies: ["COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // RoBERTa: config, weight naming, architecture, the model itself on LSREngine.
         .target(name: "LSRModel", dependencies: ["LSRFormats", "LSREngine"]),
-        // Text side of training and prediction: byte-level BPE tokenizer, datasets.
-        .target(name: "LSRTrain", dependencies: ["LSRFormats"]),
+        // LSR (and LoRA) adapters: Kronecker-sum factors, ΔW, gradients, files, merge and export.
+        .target(name: "LSRAdapters", dependencies: ["LSREngine", "LSRFormats", "LSRModel", "COpenBLAS"]),
+        // Tokenizer, datasets, batching, prediction (and, later, the trainer) over the model.
+        .target(name: "LSRTrain", dependencies: ["LSRFormats", "LSRModel", "LSREngine"]),
         // The command layer: the only place that prints.
         .target(
             name: "LSRCommands",
@@ -50,7 +52,8 @@ let package = Package(
         .testTarget(name: "LSRFormatsTests", dependencies: ["LSRFormats", "TestSupport"]),
         .testTarget(name: "LSREngineTests", dependencies: ["LSREngine", "TestSupport"]),
         .testTarget(name: "LSRModelTests", dependencies: ["LSRModel", "LSREngine", "LSRFormats", "TestSupport"]),
-        .testTarget(name: "LSRTrainTests", dependencies: ["LSRTrain", "LSRFormats", "TestSupport"]),
+        .testTarget(name: "LSRAdaptersTests", dependencies: ["LSRAdapters", "LSREngine", "LSRFormats", "TestSupport"]),
+        .testTarget(name: "LSRTrainTests", dependencies: ["LSRTrain", "LSRModel", "LSRFormats", "TestSupport"]),
         .testTarget(
             name: "LSRCommandsTests", dependencies: ["LSRCommands", "LSRFormats", "TestSupport", "lsrconv"]),
     ]

@@ -39,3 +39,12 @@ enum System {
 #if canImport(Glibc)
     import Glibc
 #endif
+
+/// Engine-wide settings.
+public enum Engine {
+    /// Threads for OpenBLAS and for the elementwise kernels, kept in step.
+    public static func setThreads(_ n: Int) {
+        Parallel.threads = max(1, n)
+        BLAS.setThreads(n)
+    }
+}

@@ -76,8 +76,7 @@ func sgemmRate(rows: Int, inner: Int, out: Int) -> Double {
 
 func run() throws {
     let args = try Arguments(CommandLine.arguments)
-    Parallel.threads = args.threads
-    BLAS.setThreads(args.threads)
+    Engine.setThreads(args.threads)
     let model = try RobertaModel.load(args.model)
     let config = model.config
     var state: UInt64 = 42
