@@ -26,6 +26,7 @@ let package = Package(
 
         // Files: dtypes, JSON, safetensors, shards, format detection. Knows nothing of models.
         .target(name: "LSRFormats", dependencies: ["CJSONC", "CZlib"]),
+        .target(name: "LSRSchema", dependencies: ["LSRFormats"]),
         // f32 buffers, BLAS, threading and the layers (forward beside backward). Knows no files.
         // Swift 5 language mode: kernels hand raw pointers to worker threads (Parallel.swift),
         // which Swift 6's Sendable checking cannot see are disjoint.
@@ -50,6 +51,7 @@ let package = Package(
         // Shared by the test targets: fixture paths, temporary directories, running the binary.
         .target(name: "TestSupport", dependencies: ["LSRFormats"], path: "Tests/TestSupport"),
         .testTarget(name: "LSRFormatsTests", dependencies: ["LSRFormats", "TestSupport"]),
+        .testTarget(name: "LSRSchemaTests", dependencies: ["LSRSchema", "LSRFormats", "TestSupport"]),
         .testTarget(name: "LSREngineTests", dependencies: ["LSREngine", "TestSupport"]),
         .testTarget(name: "LSRModelTests", dependencies: ["LSRModel", "LSREngine", "LSRFormats", "TestSupport"]),
         .testTarget(name: "LSRAdaptersTests", dependencies: ["LSRAdapters", "LSREngine", "LSRFormats", "TestSupport"]),

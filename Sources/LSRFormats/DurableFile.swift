@@ -42,6 +42,7 @@ public enum DurableFile {
     @discardableResult
     public static func write(to path: String, _ body: (Sink) throws -> Void) throws -> Int {
         let directory = FileSystem.directoryName(path)
+        try StagedDirectory.createDirectories(directory)  // as for directory outputs: parents made
         let temporary = FileSystem.join(directory, ".\(FileSystem.baseName(path)).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         // SIGXFSZ would kill the process when a size limit is hit; get EFBIG from write instead.
         signal(SIGXFSZ, SIG_IGN)

@@ -110,7 +110,7 @@ public enum DataFormat: Sendable, Equatable, CustomStringConvertible {
 
 /// Which field is which: nil picks the defaults below, a name must exist in the file.
 ///
-/// The rule, applied to the header of a CSV/TSV file or the keys of the first JSON Lines object:
+/// The rule, applied to the header of a CSV/TSV file or the keys of all JSON Lines objects:
 /// - text: the first present of `text`, `sentence`, `sentence1`, `question`, `question1`,
 ///   `#1 String`, `premise`; except that when `question` and `sentence` are both present and
 ///   `text` is not (QNLI), `question` is the text.
@@ -392,11 +392,14 @@ private struct Reader {
 
     // MARK: JSON Lines
 
-    /// Fields are resolved from the first object's keys. Every object must hold the text as a
-    /// string; pair (string) and label (string or number) may be absent or null on later lines.
+    /// Fields are resolved from the union of all objects' keys, in first-seen order (JSON Lines
+    /// has no header, and optional keys such as a pair or a label are often absent from the
+    /// first rows). Every object must hold the text as a string; pair (string) and label
+    /// (string or number) may be absent or null.
     mutating func readJSONLines(fields selection: FieldSelection) throws(DatasetError) -> (DatasetFields, [Example]) {
-        var fields: DatasetFields?
-        var examples: [Example] = []
+        var objects: [(line: Int, object: JSONObject)] = []
+        var keys: [String] = []
+        var seen = Set<String>()
         while let line = try nextLine() {
             let text = UnsafeRawBufferPointer(rebasing: records.bytes[line.range])
             if text.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
@@ -408,21 +411,26 @@ private struct Reader {
             guard case .object(let object) = value else {
                 throw .notAnObject(file: path, line: line.line, kind: value.kindName)
             }
-            // The first object's keys play the part of a header.
-            if fields == nil { fields = try selection.resolve(available: object.keys, labels: labels, file: path, line: line.line) }
-            guard let names = fields else { continue }
+            for key in object.keys where seen.insert(key).inserted { keys.append(key) }
+            objects.append((line.line, object))
+        }
+        guard let first = objects.first else { throw .emptyFile(file: path) }
+        let names = try selection.resolve(available: keys, labels: labels, file: path, line: first.line)
+        var examples: [Example] = []
+        examples.reserveCapacity(objects.count)
+        for (line, object) in objects {
             guard let textValue = object[names.text] else {
-                throw .missingField(file: path, line: line.line, role: .text, field: names.text, available: object.keys)
+                throw .missingField(file: path, line: line, role: .text, field: names.text, available: object.keys)
             }
             guard case .string(let exampleText) = textValue else {
-                throw .wrongType(file: path, line: line.line, field: names.text, expected: "string", found: textValue.kindName)
+                throw .wrongType(file: path, line: line, field: names.text, expected: "string", found: textValue.kindName)
             }
             var pair: String?
             if let name = names.pair, let value = object[name] {
                 switch value {
                 case .string(let s): pair = s
                 case .null: pair = nil
-                default: throw .wrongType(file: path, line: line.line, field: name, expected: "string", found: value.kindName)
+                default: throw .wrongType(file: path, line: line, field: name, expected: "string", found: value.kindName)
                 }
             }
             var label: LabelValue?
@@ -435,14 +443,13 @@ private struct Reader {
                 case .double(let d): label = .real(d)
                 case .null: label = nil
                 default:
-                    throw .wrongType(file: path, line: line.line, field: name, expected: "string or number", found: value.kindName)
+                    throw .wrongType(file: path, line: line, field: name, expected: "string or number", found: value.kindName)
                 }
             }
-            try checkLabel(label, field: names.label, line: line.line)
-            examples.append(Example(text: exampleText, pair: pair, label: label, line: line.line))
+            try checkLabel(label, field: names.label, line: line)
+            examples.append(Example(text: exampleText, pair: pair, label: label, line: line))
         }
-        guard let fields else { throw .emptyFile(file: path) }
-        return (fields, examples)
+        return (names, examples)
     }
 
     /// The byte offset (within the line) and a reason without offset, for one JSON error.
