@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import LSREngine
+import LSRFormats
+import LSRModel
+import LSRTrain
+
+/// `lsrconv predict --model DIR (--text S [--pair S] | --data FILE [--out FILE]) [--json]`.
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify texts with a RoBERTa sequence classifier.",
+        discussion: """
+            With --text (and --pair) one example is classified; with --data every row of a JSON Lines, \
+            CSV or TSV file, written as JSON Lines to --out (or stdout). Labels are the config's id2label \
+            names. Rows are batched by length; results keep the input order.
+            """)
+
+    @Option(help: "Model directory or checkpoint (config.json beside it).")
+    var model: String
+
+    @Option(help: "Tokenizer directory (tokenizer.json, or vocab.json + merges.txt); default: the model's.")
+    var tokenizer: String?
+
+    @Option(help: "Text to classify.")
+    var text: String?
+
+    @Option(help: "Second segment of a sentence pair (with --text).")
+    var pair: String?
+
+    @Option(help: "Data file to classify (.jsonl, .csv, .tsv).")
+    var data: String?
+
+    @Option(help: "Data format when the extension does not say: \(DataFormat.names.joined(separator: ", ")).")
+    var format: String?
+
+    @Option(help: "Field holding the text (default: text, sentence, sentence1, question, ...).")
+    var textField: String?
+
+    @Option(help: "Field holding the second segment (default: the text field's partner, e.g. sentence2).")
+    var pairField: String?
+
+    @Option(help: "Where to write predictions for --data (JSON Lines; default: stdout).")
+    var out: String?
+
+    @Option(help: "Tokens per example after truncation (longest first).")
+    var maxLength = 512
+
+    @Option(help: "Examples per forward pass.")
+    var batchSize = 32
+
+    @Option(help: "Threads for BLAS and elementwise kernels (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "Print one JSON document instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard (text == nil) != (data == nil) else { throw ValidationError("give exactly one of --text and --data") }
+        if pair != nil && text == nil { throw ValidationError("--pair goes with --text") }
+        if out != nil && data == nil { throw ValidationError("--out goes with --data") }
+        guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        if let threads { Engine.setThreads(threads) }
+        let roberta = try reporting(path: model) { try RobertaModel.load(model) }
+        guard roberta.weights.classifier != nil else {
+            throw CommandFailure(message: "\(model): no sequence-classification head (classifier.*): nothing to predict with")
+        }
+        let tokenizerDirectory = tokenizer ?? (FileSystem.isDirectory(model) ? model : FileSystem.directoryName(model))
+        let tok = try reporting(path: tokenizerDirectory) { try Tokenizer.load(directory: tokenizerDirectory) }
+
+        var inputs: [(text: String, pair: String?)] = []
+        var lines: [Int] = []
+        if let text {
+            inputs = [(text, pair)]
+        } else if let data {
+            let dataFormat: DataFormat?
+            if let format {
+                guard let f = DataFormat(name: format) else { throw CommandFailure(message: "--format '\(format)' is not one of \(DataFormat.names.joined(separator: ", "))") }
+                dataFormat = f
+            } else {
+                dataFormat = nil
+            }
+            let dataset = try reporting(path: data) {
+                try DataSource.load(path: data, format: dataFormat, fields: FieldSelection(text: textField, pair: pairField))
+            }
+            inputs = dataset.examples.map { ($0.text, $0.pair) }
+            lines = dataset.examples.map(\.line)
+        }
+        let results = try reporting(path: data ?? model) {
+            try Prediction.run(model: roberta, tokenizer: tok, inputs: inputs, batchSize: batchSize, maxLength: maxLength)
+        }
+        let names = labelNames(roberta)
+        let documents = results.map { document($0, names: names) }
+
+        if data != nil {
+            var text = ""
+            for (i, var doc) in documents.enumerated() {
+                doc["line"] = JSONValue(lines[i])
+                text += JSON.serialize(.object(doc.sortedByKey()), style: .compact) + "\n"
+            }
+            if let out {
+                try reporting(path: out) { try DurableFile.write(Array(text.utf8), to: out) }
+                Output.line("predicted \(results.count) examples → \(out)")
+            } else {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
+            return
+        }
+        if json {
+            Output.json(["predictions": .array(documents.map { .object($0) })])
+            return
+        }
+        let result = results[0]
+        if result.probabilities.isEmpty {
+            Output.line("score:         \(result.logits[0])")
+        } else {
+            Output.line("label:         \(names[result.label]) (\(String(format: "%.4f", result.probabilities[result.label])))")
+            Output.line("probabilities: " + zip(names, result.probabilities).map { "\($0) \(String(format: "%.4f", $1))" }.joined(separator: ", "))
+        }
+        Output.line("logits:        " + result.logits.map { String(format: "%.6f", $0) }.joined(separator: ", "))
+    }
+
+    /// id2label names, LABEL_i where the config has none (transformers' default).
+    func labelNames(_ model: RobertaModel) -> [String] {
+        let count = model.weights.labelCount ?? 0
+        return (0..<count).map { model.config.id2label[$0] ?? "LABEL_\($0)" }
+    }
+
+    func document(_ result: Prediction.Result, names: [String]) -> JSONObject {
+        if result.probabilities.isEmpty {
+            return ["score": .double(Double(result.logits[0])), "logits": .array(result.logits.map { .double(Double($0)) })]
+        }
+        return [
+            "label": .string(names[result.label]), "label_id": JSONValue(result.label),
+            "probabilities": .array(result.probabilities.map { .double($0) }),
+            "logits": .array(result.logits.map { .double(Double($0)) }),
+        ]
+    }
+}

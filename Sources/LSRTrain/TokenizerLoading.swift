@@ -1,0 +1,422 @@
+import LSRFormats
+
+/// Why a tokenizer directory could not be loaded. `Tokenizer.load` wraps these in
+/// `FileContextError`, naming the file; pointers are JSON pointers into that file.
+public enum TokenizerError: Error, Equatable, Sendable {
+    /// The directory holds neither tokenizer.json nor vocab.json with merges.txt.
+    case noTokenizerFiles
+    /// A file larger than `Tokenizer.maxFileBytes`.
+    case fileTooLarge(bytes: Int, limit: Int)
+    /// The file is not valid JSON.
+    case invalidJSON(JSONError)
+    /// A value of the wrong JSON type ("" is the whole document).
+    case wrongType(pointer: String, expected: String, found: String)
+    /// A required member is absent.
+    case missingKey(pointer: String)
+    /// A component lsrconv does not implement (another model type, a normalizer, dropout, …).
+    case unsupported(pointer: String, what: String)
+    /// A token id outside 0..<`Tokenizer.maxVocabularySize`.
+    case idOutOfRange(pointer: String, id: String)
+    /// A merges.txt line that is not two tokens separated by one space.
+    case badMergeLine(line: Int, text: String)
+    /// merges.txt is not UTF-8 (the line of the first bad byte).
+    case invalidUTF8(line: Int)
+    /// A merge naming a token the vocabulary lacks: the vocab and merges disagree. `location`
+    /// is a JSON pointer into tokenizer.json or "line N" of merges.txt.
+    case mergeTokenNotInVocabulary(location: String, merge: String, token: String)
+    /// A special token encoding needs (padding, cls, sep) is neither added nor in the vocabulary.
+    case missingSpecialToken(role: String, token: String)
+}
+
+extension TokenizerError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .noTokenizerFiles: "no tokenizer.json, and no vocab.json with merges.txt"
+        case .fileTooLarge(let b, let l): "file of \(b) bytes exceeds the limit of \(l) bytes"
+        case .invalidJSON(let e): "\(e)"
+        case .wrongType(let p, let e, let f): "\(p.isEmpty ? "the document" : p): expected \(e), found \(f)"
+        case .missingKey(let p): "\(p): missing"
+        case .unsupported(let p, let w): "\(p): \(w) is not supported"
+        case .idOutOfRange(let p, let id): "\(p): id \(id) is outside 0..<\(Tokenizer.maxVocabularySize)"
+        case .badMergeLine(let n, let t): "line \(n): expected two tokens separated by one space, found \"\(t)\""
+        case .invalidUTF8(let n): "line \(n): invalid UTF-8"
+        case .mergeTokenNotInVocabulary(let l, let m, let t):
+            "\(l): merge \"\(m)\" needs \"\(t)\", which is not in the vocabulary (the vocab and merges disagree)"
+        case .missingSpecialToken(let r, let t): "the \(r) token \"\(t)\" is neither an added token nor in the vocabulary"
+        }
+    }
+}
+
+extension Tokenizer {
+    /// Largest tokenizer file read (tokenizer.json of a 250k vocabulary is ~20 MB).
+    public static let maxFileBytes = 1 << 30
+    /// Ids must be below this (2²⁴; RoBERTa uses 50,265).
+    public static let maxVocabularySize = 1 << 24
+
+    /// Loads a tokenizer directory: `tokenizer.json` (Hugging Face `tokenizers` format, read
+    /// exactly as `tokenizers` reads it), else `vocab.json` + `merges.txt` (the original
+    /// RoBERTa upload), configured as transformers 5's RobertaTokenizer configures it from
+    /// `tokenizer_config.json`, `special_tokens_map.json` and `added_tokens.json`.
+    ///
+    /// Throws `FileError` for a missing directory or file, and `FileContextError` wrapping a
+    /// `TokenizerError` (or `JSONError`) naming the file at fault.
+    public static func load(directory: String) throws -> Tokenizer {
+        guard FileSystem.exists(directory) else { throw FileError.notFound(path: directory) }
+        guard FileSystem.isDirectory(directory) else { throw FileError.notADirectory(path: directory) }
+        let config = try TokenizerConfig(directory: directory)
+        let tokenizerJSON = FileSystem.join(directory, "tokenizer.json")
+        if FileSystem.exists(tokenizerJSON) {
+            let root = try readJSON(tokenizerJSON)
+            return try context(tokenizerJSON) { () throws(TokenizerError) in try fromTokenizerJSON(root, config: config) }
+        }
+        let vocabPath = FileSystem.join(directory, "vocab.json")
+        let mergesPath = FileSystem.join(directory, "merges.txt")
+        guard FileSystem.exists(vocabPath) || FileSystem.exists(mergesPath) else {
+            throw FileContextError(path: directory, underlying: TokenizerError.noTokenizerFiles)
+        }
+        let vocabularyJSON = try readJSON(vocabPath)
+        let vocabulary = try context(vocabPath) { () throws(TokenizerError) in try parseVocabulary(vocabularyJSON, pointer: "") }
+        let mergesText = try readFile(mergesPath)
+        let merges = try context(mergesPath) { () throws(TokenizerError) in try parseMergesText(mergesText) }
+        let addedTokensPath = FileSystem.join(directory, "added_tokens.json")
+        let extraTokens = FileSystem.exists(addedTokensPath) ? try readJSON(addedTokensPath) : nil
+        let model = try context(mergesPath) { () throws(TokenizerError) in
+            try BPEModel(
+                vocabulary: vocabulary, merges: merges.pairs, mergeLocations: { "line \(merges.lines[$0])" }, unknownToken: nil,
+                fuseUnknown: false, ignoreMerges: false)
+        }
+        let added = try context(addedTokensPath) { () throws(TokenizerError) in
+            try config.robertaAddedTokens(model: model, vocabularyCount: vocabulary.count, addedTokensFile: extraTokens)
+        }
+        return try context(directory) { () throws(TokenizerError) in
+            let cls = try config.resolve("cls_token", default: "<s>", role: "cls", model: model, added: added)
+            let sep = try config.resolve("sep_token", default: "</s>", role: "sep", model: model, added: added)
+            return try Tokenizer(
+                model: model, added: added, preTokenizer: PreTokenizer(addPrefixSpace: config.addPrefixSpace ?? false, useRegex: true),
+                postProcessor: .roberta(cls: cls, sep: sep), config: config)
+        }
+    }
+
+    /// Final assembly: special-token ids and the vocabulary size.
+    init(model: BPEModel, added: AddedVocabulary, preTokenizer: PreTokenizer, postProcessor: PostProcessor, config: TokenizerConfig)
+        throws(TokenizerError)
+    {
+        self.model = model
+        var added = added
+        added.buildMatchers()
+        addedVocabulary = added
+        self.preTokenizer = preTokenizer
+        self.postProcessor = postProcessor
+        padId = try config.resolve("pad_token", default: "<pad>", role: "padding", model: model, added: added).id
+        // The post-processor's own tokens frame sequences; fall back to the config's names.
+        let framing = postProcessor.single.compactMap { piece -> Int32? in
+            if case .special(let ids, _, _) = piece { ids.first } else { nil }
+        }
+        if framing.count >= 2 {
+            clsId = framing[0]
+            sepId = framing[framing.count - 1]
+        } else {
+            clsId = try config.resolve("cls_token", default: "<s>", role: "cls", model: model, added: added).id
+            sepId = try config.resolve("sep_token", default: "</s>", role: "sep", model: model, added: added).id
+        }
+        maskId = try? config.resolve("mask_token", default: "<mask>", role: "mask", model: model, added: added).id
+        unkId = try? config.resolve("unk_token", default: "<unk>", role: "unknown", model: model, added: added).id
+        modelMaxLength = config.modelMaxLength
+        let largest = max(model.tokenForId.keys.max() ?? -1, added.maxId ?? -1)
+        vocabularySize = Int(largest) + 1
+    }
+
+    // MARK: - tokenizer.json
+
+    private static func fromTokenizerJSON(_ root: JSONValue, config: TokenizerConfig) throws(TokenizerError) -> Tokenizer {
+        let document = try JSONCursor(root, "").object()
+        if let version = document.optional("version") {
+            let text = try version.string()
+            guard text == "1.0" else { throw .unsupported(pointer: version.pointer, what: "tokenizer.json version \"\(text)\"") }
+        }
+        if let normalizer = document.optional("normalizer") {
+            throw .unsupported(pointer: normalizer.pointer, what: "a normalizer (\(try normalizer.object().typeName ?? "untyped"))")
+        }
+        let model = try parseModel(try document.required("model").object())
+        var added = AddedVocabulary()
+        if let list = document.optional("added_tokens") {
+            // tokenizers re-adds them with `add_tokens`: the vocabulary's id when the content is in
+            // it, else the next id after the vocabulary (serialization.rs; added_vocabulary.rs).
+            var nextId = Int32(model.vocabulary.count)
+            for entry in try list.array() {
+                let fields = try entry.object()
+                let token = try parseAddedToken(fields, specialByDefault: false)
+                let id: Int32
+                if let existing = added.id(of: token.content) ?? model.vocabulary[Array(token.content.utf8)] {
+                    id = existing
+                } else {
+                    id = nextId
+                    nextId += 1
+                }
+                added.add(token, id: id)
+            }
+        }
+        let preTokenizer = try parsePreTokenizer(try document.required("pre_tokenizer"))
+        var postProcessor = PostProcessor.plain
+        if let cursor = document.optional("post_processor"), let parsed = try parsePostProcessor(cursor) { postProcessor = parsed }
+        return try Tokenizer(model: model, added: added, preTokenizer: preTokenizer, postProcessor: postProcessor, config: config)
+    }
+
+    private static func parseModel(_ model: JSONCursor.Object) throws(TokenizerError) -> BPEModel {
+        if let type = model.optional("type") {
+            let name = try type.string()
+            guard name == "BPE" else { throw .unsupported(pointer: type.pointer, what: "model type \"\(name)\" (lsrconv reads byte-level BPE)") }
+        }
+        if let dropout = model.optional("dropout"), dropout.value.doubleValue != 0 {
+            throw .unsupported(pointer: dropout.pointer, what: "BPE dropout")
+        }
+        if let fallback = model.optional("byte_fallback"), try fallback.bool() {
+            throw .unsupported(pointer: fallback.pointer, what: "byte_fallback")
+        }
+        for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
+            if let affix = model.optional(key), try !affix.string().isEmpty {
+                throw .unsupported(pointer: affix.pointer, what: "a non-empty \(key) (byte-level BPE has none)")
+            }
+        }
+        let vocabularyCursor = try model.required("vocab")
+        let vocabulary = try parseVocabulary(vocabularyCursor.value, pointer: vocabularyCursor.pointer)
+        let mergesCursor = try model.required("merges")
+        var merges: [(left: String, right: String)] = []
+        for entry in try mergesCursor.array() {
+            if case .string(let text) = entry.value {
+                // The legacy form "a b" (tokenizers' convert_merges_to_hashmap).
+                let parts = text.split(separator: " ", omittingEmptySubsequences: false)
+                guard parts.count == 2 else { throw .wrongType(pointer: entry.pointer, expected: "\"left right\"", found: "\"\(text)\"") }
+                merges.append((String(parts[0]), String(parts[1])))
+            } else {
+                let pair = try entry.array()
+                guard pair.count == 2 else {
+                    throw .wrongType(pointer: entry.pointer, expected: "a pair of tokens", found: "\(pair.count) elements")
+                }
+                merges.append((try pair[0].string(), try pair[1].string()))
+            }
+        }
+        let mergesPointer = mergesCursor.pointer
+        return try BPEModel(
+            vocabulary: vocabulary, merges: merges, mergeLocations: { "\(mergesPointer)/\($0)" },
+            unknownToken: try model.optional("unk_token")?.string(), fuseUnknown: try model.optional("fuse_unk")?.bool() ?? false,
+            ignoreMerges: try model.optional("ignore_merges")?.bool() ?? false)
+    }
+
+    private static func parsePreTokenizer(_ cursor: JSONCursor) throws(TokenizerError) -> PreTokenizer {
+        let object = try cursor.object()
+        switch object.typeName {
+        case "ByteLevel":
+            return PreTokenizer(
+                addPrefixSpace: try object.optional("add_prefix_space")?.bool() ?? true,
+                useRegex: try object.optional("use_regex")?.bool() ?? true)
+        case "Sequence":
+            let members = try object.required("pretokenizers").array()
+            guard members.count == 1 else {
+                throw .unsupported(pointer: cursor.pointer, what: "a pre-tokenizer Sequence of \(members.count) members (only [ByteLevel])")
+            }
+            return try parsePreTokenizer(members[0])
+        case let other:
+            throw .unsupported(pointer: cursor.pointer, what: "pre-tokenizer \(other.map { "\"\($0)\"" } ?? "without a type") (only ByteLevel)")
+        }
+    }
+
+    /// The special-token template of a post-processor; nil for one that only trims offsets.
+    private static func parsePostProcessor(_ cursor: JSONCursor) throws(TokenizerError) -> PostProcessor? {
+        let object = try cursor.object()
+        switch object.typeName {
+        case "ByteLevel":
+            return nil  // only trims offsets
+        case "RobertaProcessing":
+            func token(_ key: String) throws(TokenizerError) -> (String, Int32) {
+                let pair = try object.required(key).array()
+                guard pair.count == 2 else {
+                    throw .wrongType(pointer: "\(cursor.pointer)/\(key)", expected: "[token, id]", found: "\(pair.count) elements")
+                }
+                return (try pair[0].string(), try pair[1].id())
+            }
+            return .roberta(cls: try token("cls"), sep: try token("sep"))
+        case "TemplateProcessing":
+            let specials = try object.required("special_tokens").object()
+            func pieces(_ key: String) throws(TokenizerError) -> [PostProcessor.Piece] {
+                var result: [PostProcessor.Piece] = []
+                for entry in try object.required(key).array() {
+                    let piece = try entry.object()
+                    if let special = piece.optional("SpecialToken") {
+                        let fields = try special.object()
+                        let name = try fields.required("id").string()
+                        let definition = try specials.required(name).object()
+                        let ids = try definition.required("ids").array().map { c throws(TokenizerError) in try c.id() }
+                        let tokens = try definition.required("tokens").array().map { c throws(TokenizerError) in try c.string() }
+                        result.append(.special(ids: ids, tokens: tokens, typeId: try fields.required("type_id").id()))
+                    } else if let sequence = piece.optional("Sequence") {
+                        let fields = try sequence.object()
+                        let name = try fields.required("id").string()
+                        guard name == "A" || name == "B" else {
+                            throw .wrongType(pointer: "\(sequence.pointer)/id", expected: "\"A\" or \"B\"", found: "\"\(name)\"")
+                        }
+                        result.append(.sequence(index: name == "A" ? 0 : 1, typeId: try fields.required("type_id").id()))
+                    } else {
+                        throw .wrongType(pointer: entry.pointer, expected: "{\"SpecialToken\": …} or {\"Sequence\": …}", found: "other keys")
+                    }
+                }
+                return result
+            }
+            return PostProcessor(single: try pieces("single"), pair: try pieces("pair"))
+        case "Sequence":
+            var chosen: PostProcessor?
+            for member in try object.required("processors").array() {
+                guard let processor = try parsePostProcessor(member) else { continue }
+                guard chosen == nil else { throw .unsupported(pointer: member.pointer, what: "a second special-token post-processor") }
+                chosen = processor
+            }
+            return chosen ?? PostProcessor.plain
+        case let other:
+            throw .unsupported(pointer: cursor.pointer, what: "post-processor \(other.map { "\"\($0)\"" } ?? "without a type")")
+        }
+    }
+
+    static func parseAddedToken(_ fields: JSONCursor.Object, specialByDefault: Bool) throws(TokenizerError) -> AddedToken {
+        let special = try fields.optional("special")?.bool() ?? specialByDefault
+        return AddedToken(
+            content: try fields.required("content").string(),
+            singleWord: try fields.optional("single_word")?.bool() ?? false,
+            leftStrip: try fields.optional("lstrip")?.bool() ?? false,
+            rightStrip: try fields.optional("rstrip")?.bool() ?? false,
+            normalized: try fields.optional("normalized")?.bool() ?? !special,
+            special: special)
+    }
+
+    // MARK: - vocab.json + merges.txt
+
+    /// An object of token → id, every id an integer in 0..<maxVocabularySize; file order kept.
+    static func parseVocabulary(_ value: JSONValue, pointer: String) throws(TokenizerError) -> [(token: String, id: Int32)] {
+        let object = try JSONCursor(value, pointer).object()
+        var vocabulary: [(token: String, id: Int32)] = []
+        vocabulary.reserveCapacity(object.members.count)
+        // Walk the members in order: JSONObject's subscript is a linear search.
+        for (key, id) in object.members.members {
+            vocabulary.append((key, try JSONCursor(id, pointer + "/" + JSONCursor.escape(key)).id()))
+        }
+        return vocabulary
+    }
+
+    /// merges.txt as tokenizers reads it (`BPE::read_file`): lines without their "\n" or "\r\n",
+    /// those starting "#version" skipped, every other one exactly two tokens split by one space.
+    static func parseMergesText(_ bytes: [UInt8]) throws(TokenizerError) -> (pairs: [(left: String, right: String)], lines: [Int]) {
+        var pairs: [(left: String, right: String)] = []
+        var lines: [Int] = []
+        var lineNumber = 0
+        var start = 0
+        while start < bytes.count {
+            lineNumber += 1
+            var end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            let next = end + 1
+            if end > start && bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+            let slice = bytes[start..<end]
+            start = next
+            guard let line = String(validating: slice, as: UTF8.self) else { throw .invalidUTF8(line: lineNumber) }
+            if line.hasPrefix("#version") { continue }
+            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 2 else { throw .badMergeLine(line: lineNumber, text: line) }
+            pairs.append((String(parts[0]), String(parts[1])))
+            lines.append(lineNumber)
+        }
+        return (pairs, lines)
+    }
+
+    // MARK: - Files
+
+    static func readFile(_ path: String) throws -> [UInt8] {
+        let file = try MappedFile(path: path)
+        guard file.size <= maxFileBytes else {
+            throw FileContextError(path: path, underlying: TokenizerError.fileTooLarge(bytes: file.size, limit: maxFileBytes))
+        }
+        return try file.read(offset: 0, count: file.size)
+    }
+
+    static func readJSON(_ path: String) throws -> JSONValue {
+        let bytes = try readFile(path)
+        do { return try JSON.parse(bytes) } catch { throw FileContextError(path: path, underlying: TokenizerError.invalidJSON(error)) }
+    }
+
+    /// Runs `body`, naming `path` in any `TokenizerError` it throws.
+    static func context<T>(_ path: String, _ body: () throws(TokenizerError) -> T) throws -> T {
+        do { return try body() } catch { throw FileContextError(path: path, underlying: error) }
+    }
+}
+
+/// A JSON value and the JSON pointer that reached it, so every type error can name its place.
+struct JSONCursor {
+    let value: JSONValue
+    let pointer: String
+
+    init(_ value: JSONValue, _ pointer: String) {
+        self.value = value
+        self.pointer = pointer
+    }
+
+    /// An object's members, each with its pointer.
+    struct Object {
+        let members: JSONObject
+        let pointer: String
+
+        func optional(_ key: String) -> JSONCursor? {
+            guard let value = members[key], value != .null else { return nil }
+            return JSONCursor(value, pointer + "/" + JSONCursor.escape(key))
+        }
+
+        func required(_ key: String) throws(TokenizerError) -> JSONCursor {
+            guard let cursor = optional(key) else { throw .missingKey(pointer: pointer + "/" + JSONCursor.escape(key)) }
+            return cursor
+        }
+
+        /// The "type" member, when it is a string.
+        var typeName: String? { members["type"]?.stringValue }
+    }
+
+    func object() throws(TokenizerError) -> Object {
+        guard case .object(let members) = value else { throw .wrongType(pointer: pointer, expected: "an object", found: value.kindName) }
+        return Object(members: members, pointer: pointer)
+    }
+
+    func array() throws(TokenizerError) -> [JSONCursor] {
+        guard case .array(let items) = value else { throw .wrongType(pointer: pointer, expected: "an array", found: value.kindName) }
+        return items.enumerated().map { JSONCursor($1, "\(pointer)/\($0)") }
+    }
+
+    func string() throws(TokenizerError) -> String {
+        guard case .string(let text) = value else { throw .wrongType(pointer: pointer, expected: "a string", found: value.kindName) }
+        return text
+    }
+
+    func bool() throws(TokenizerError) -> Bool {
+        guard case .bool(let flag) = value else { throw .wrongType(pointer: pointer, expected: "a boolean", found: value.kindName) }
+        return flag
+    }
+
+    /// A token id: an integer in 0..<maxVocabularySize.
+    func id() throws(TokenizerError) -> Int32 {
+        switch value {
+        case .int(let n):
+            guard n >= 0, n < Tokenizer.maxVocabularySize else { throw .idOutOfRange(pointer: pointer, id: String(n)) }
+            return Int32(n)
+        case .uint(let n): throw .idOutOfRange(pointer: pointer, id: String(n))
+        default: throw .wrongType(pointer: pointer, expected: "an integer id", found: value.kindName)
+        }
+    }
+
+    /// RFC 6901: "~" → "~0", "/" → "~1".
+    static func escape(_ key: String) -> String {
+        guard key.contains(where: { $0 == "~" || $0 == "/" }) else { return key }
+        var escaped = ""
+        for character in key {
+            switch character {
+            case "~": escaped += "~0"
+            case "/": escaped += "~1"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
+    }
+}
