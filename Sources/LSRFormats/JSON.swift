@@ -168,7 +168,7 @@ private struct LiteralScanner {
     let text: UnsafeRawBufferPointer
 
     func scan() throws(JSONError) {
-        var keysPerObject: [Set<String>] = []
+        var keysPerObject: [Set<ExactKey>] = []
         var containers: [UInt8] = []
         var i = 0
         let n = text.count
@@ -197,7 +197,7 @@ private struct LiteralScanner {
                 if isKey {
                     let raw = UnsafeRawBufferPointer(rebasing: text[start..<min(i, n)])
                     let key = hasEscape ? decodeEscaped(raw) : String(decoding: raw.dropFirst().dropLast(), as: UTF8.self)
-                    if !keysPerObject[keysPerObject.count - 1].insert(key).inserted {
+                    if !keysPerObject[keysPerObject.count - 1].insert(ExactKey(key)).inserted {
                         throw .duplicateKey(key, offset: start)
                     }
                 }

@@ -54,4 +54,26 @@ import Testing
         let pretty = JSON.serialize(["a": [1, 2], "b": ["c": "d"]], style: .pretty)
         #expect(pretty == "{\n  \"a\": [\n    1,\n    2\n  ],\n  \"b\": {\n    \"c\": \"d\"\n  }\n}")
     }
+
+    /// Keys are exact UTF-8: canonically equivalent spellings are two keys, not a duplicate.
+    @Test func keysAreExactUTF8() throws {
+        let json = try JSON.parse("{\"\u{E9}\": 1, \"e\u{301}\": 2}")
+        #expect(json.objectValue?.count == 2)
+        #expect(json["\u{E9}"] == 1 && json["e\u{301}"] == 2)
+        #expect(throws: JSONError.duplicateKey("\u{E9}", offset: 10)) { try JSON.parse("{\"\u{E9}\": 1, \"\u{E9}\": 2}") }
+    }
+
+    /// A vocabulary-sized object (roberta-base: 50,265 keys, most not ASCII) parses and every key
+    /// is found. (Before the key index this was quadratic: 37 s in a release build; the suite's
+    /// time limit in `make test` is what would catch a regression, not an assertion here.)
+    @Test func largeObjectsAreLinear() throws {
+        var text = "{"
+        for i in 0..<50_265 { text += (i == 0 ? "" : ",") + "\"Ġtok\u{E9}n\(i)\": \(i)" }
+        text += "}"
+        let json = try JSON.parse(text)
+        let object = try #require(json.objectValue)
+        var sum = 0
+        for (key, _) in object.members { sum += object[key]?.intValue ?? 0 }
+        #expect(sum == 50_265 * 50_264 / 2)
+    }
 }
