@@ -41,7 +41,7 @@ let package = Package(
         .target(
             name: "LSRCommands",
             dependencies: [
-                "LSRFormats", "LSRModel", "LSREngine", "LSRTrain",
+                "LSRFormats", "LSRModel", "LSREngine", "LSRTrain", "LSRAdapters", "LSRSchema",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "lsrconv", dependencies: ["LSRCommands"]),
@@ -54,9 +54,9 @@ let package = Package(
         .testTarget(name: "LSRSchemaTests", dependencies: ["LSRSchema", "LSRFormats", "TestSupport"]),
         .testTarget(name: "LSREngineTests", dependencies: ["LSREngine", "TestSupport"]),
         .testTarget(name: "LSRModelTests", dependencies: ["LSRModel", "LSREngine", "LSRFormats", "TestSupport"]),
-        .testTarget(name: "LSRAdaptersTests", dependencies: ["LSRAdapters", "LSREngine", "LSRFormats", "TestSupport"]),
+        .testTarget(name: "LSRAdaptersTests", dependencies: ["LSRAdapters", "LSREngine", "LSRFormats", "LSRModel", "TestSupport"]),
         .testTarget(name: "LSRTrainTests", dependencies: ["LSRTrain", "LSRModel", "LSRFormats", "TestSupport"]),
         .testTarget(
-            name: "LSRCommandsTests", dependencies: ["LSRCommands", "LSRFormats", "TestSupport", "lsrconv"]),
+            name: "LSRCommandsTests", dependencies: ["LSRCommands", "LSRFormats", "LSRAdapters", "LSRSchema", "LSRModel", "TestSupport", "lsrconv"]),
     ]
 )

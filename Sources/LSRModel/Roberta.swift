@@ -11,6 +11,28 @@ public final class RobertaModel: @unchecked Sendable {
     public let config: RobertaConfig
     public let weights: RobertaWeights
     public let activation: Activation
+    /// Adapter terms per layer and module (empty: the base model). Set with `attach`.
+    public private(set) var adapters: [[AdaptedLinear: LowRankDelta]]
+
+    /// The Linear layers of a RoBERTa layer an adapter can attach to, by transformers' path.
+    public enum AdaptedLinear: String, CaseIterable, Sendable {
+        case query = "attention.self.query"
+        case key = "attention.self.key"
+        case value = "attention.self.value"
+        case attentionOutput = "attention.output.dense"
+        case intermediate = "intermediate.dense"
+        case output = "output.dense"
+
+        /// Parses "roberta.encoder.layer.N.<path>" (or without the roberta. prefix).
+        public static func parse(_ module: String) -> (layer: Int, linear: AdaptedLinear)? {
+            let bare = module.hasPrefix("roberta.") ? String(module.dropFirst("roberta.".count)) : module
+            let parts = bare.split(separator: ".", maxSplits: 3).map(String.init)
+            guard parts.count == 4, parts[0] == "encoder", parts[1] == "layer", let layer = Int(parts[2]), layer >= 0,
+                let linear = AdaptedLinear(rawValue: parts[3])
+            else { return nil }
+            return (layer, linear)
+        }
+    }
 
     public enum Error: Swift.Error, Equatable, Sendable, CustomStringConvertible {
         case unsupportedActivation(String)
@@ -37,6 +59,42 @@ public final class RobertaModel: @unchecked Sendable {
         self.config = config
         self.weights = weights
         self.activation = activation
+        adapters = Array(repeating: [:], count: weights.layers.count)
+    }
+
+    public enum AttachError: Swift.Error, Equatable, Sendable, CustomStringConvertible {
+        case unknownModule(String)
+        case shapeMismatch(module: String, expected: [Int], adapter: [Int])
+        public var description: String {
+            switch self {
+            case .unknownModule(let m): "module '\(m)' is not an adaptable Linear layer of this model"
+            case .shapeMismatch(let m, let e, let a): "module '\(m)': adapter is \(a[0])×\(a[1]), the model's layer is \(e[0])×\(e[1])"
+            }
+        }
+    }
+
+    /// Adds `delta` to the output of `module` (transformers' path, e.g.
+    /// roberta.encoder.layer.0.attention.self.query); replaces an earlier one on the same module.
+    public func attach(_ delta: LowRankDelta, to module: String) throws(AttachError) {
+        guard let (layer, linear) = AdaptedLinear.parse(module), layer < adapters.count else { throw .unknownModule(module) }
+        let (out, inputs) = shape(of: linear)
+        guard delta.outFeatures == out, delta.inFeatures == inputs else {
+            throw .shapeMismatch(module: module, expected: [out, inputs], adapter: [delta.outFeatures, delta.inFeatures])
+        }
+        adapters[layer][linear] = delta
+    }
+
+    /// Removes every adapter (back to the base model).
+    public func detachAll() { adapters = Array(repeating: [:], count: weights.layers.count) }
+
+    /// [out, in] of an adaptable Linear.
+    public func shape(of linear: AdaptedLinear) -> (out: Int, in: Int) {
+        let (c, f) = (config.hiddenSize, config.intermediateSize)
+        switch linear {
+        case .query, .key, .value, .attentionOutput: return (c, c)
+        case .intermediate: return (f, c)
+        case .output: return (c, f)
+        }
     }
 
     /// Longest sequence the position table allows: positions run from pad+1 to pad+T.
@@ -68,7 +126,7 @@ public final class RobertaModel: @unchecked Sendable {
         weights.embeddingNorm.forward(ws.hidden.pointer, rows: n, into: ws.hidden.pointer)
         for i in 0..<n { ws.keyMask.pointer[i] = batch.mask[i] != 0 ? 1 : 0 }
 
-        for layer in weights.layers { encoderLayer(layer, ws: ws, rows: n, shape: shape) }
+        for (i, layer) in weights.layers.enumerated() { encoderLayer(layer, index: i, ws: ws, rows: n, shape: shape) }
 
         if let classifier = weights.classifier {
             // x[:, 0] (the <s> token of each item) → dense → tanh → out_proj.
@@ -81,18 +139,27 @@ public final class RobertaModel: @unchecked Sendable {
     }
 
     /// One RobertaLayer: attention block, then feed-forward block, each closed by a residual
-    /// sum and LayerNorm (post-norm). Reads and writes ws.hidden.
-    private func encoderLayer(_ layer: RobertaLayerWeights, ws: RobertaWorkspace, rows n: Int, shape: AttentionShape) {
+    /// sum and LayerNorm (post-norm), with any attached adapter added to its Linear's output.
+    /// Reads and writes ws.hidden.
+    private func encoderLayer(_ layer: RobertaLayerWeights, index: Int, ws: RobertaWorkspace, rows n: Int, shape: AttentionShape) {
         let c = config.hiddenSize
         let f = config.intermediateSize
+        let deltas = adapters[index]
         layer.queryKeyValue.forward(ws.hidden.pointer, rows: n, into: ws.qkv.pointer)  // [N, 3C]
+        // Adapters on query/key/value add into their column block of the fused output.
+        for (linear, offset) in [(AdaptedLinear.query, 0), (.key, c), (.value, 2 * c)] {
+            deltas[linear]?.forward(ws.hidden.pointer, rows: n, into: ws.qkv.pointer + offset, ldy: 3 * c)
+        }
         Attention.forward(qkv: ws.qkv.pointer, keyMask: ws.keyMask.pointer, shape: shape, probs: ws.probs.pointer, context: ws.context.pointer)
         layer.attentionOutput.forward(ws.context.pointer, rows: n, into: ws.attended.pointer)  // [N, C]
+        deltas[.attentionOutput]?.forward(ws.context.pointer, rows: n, into: ws.attended.pointer, ldy: c)
         Elementwise.add(ws.hidden.pointer, into: ws.attended.pointer, count: n * c)
         layer.attentionNorm.forward(ws.attended.pointer, rows: n, into: ws.attended.pointer)
         layer.intermediate.forward(ws.attended.pointer, rows: n, into: ws.intermediate.pointer)  // [N, F]
+        deltas[.intermediate]?.forward(ws.attended.pointer, rows: n, into: ws.intermediate.pointer, ldy: f)
         activation.forward(ws.intermediate.pointer, count: n * f, into: ws.intermediate.pointer)
         layer.output.forward(ws.intermediate.pointer, rows: n, into: ws.hidden.pointer)  // [N, C]
+        deltas[.output]?.forward(ws.intermediate.pointer, rows: n, into: ws.hidden.pointer, ldy: c)
         Elementwise.add(ws.attended.pointer, into: ws.hidden.pointer, count: n * c)
         layer.outputNorm.forward(ws.hidden.pointer, rows: n, into: ws.hidden.pointer)
     }

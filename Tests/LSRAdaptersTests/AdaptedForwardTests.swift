@@ -1,0 +1,59 @@
+import LSRAdapters
+import LSREngine
+import LSRFormats
+import LSRModel
+import TestSupport
+import Testing
+
+/// An LSR adapter written by PyTorch (Fixtures/generate/adapter_reference.py: query and value of
+/// both layers, r 4 = 2·2, s 3, 64 = 8·8, α 8) applied to the tiny model: ΔW per module within
+/// 1e-5 of torch.kron's, logits and last hidden state within 1e-4 of transformers' forward pass
+/// with W + ΔW (Fixtures/reference/adapted.safetensors; the adapter moves the logits by 0.057, so
+/// the comparison is not vacuous).
+@Suite struct AdaptedForwardTests {
+    let reference: TensorArchive
+    init() throws { reference = try Checkpoint.open(TestPaths.fixture("reference/adapted.safetensors")) }
+
+    func floats(_ archive: TensorArchive, _ name: String) throws -> [Float] {
+        let t = try #require(archive[name])
+        let out = FloatBuffer(count: t.elementCount)
+        try DTypeConversion.toFloat(t.bytes.buffer, dtype: t.dtype, into: out.buffer)
+        return out.array
+    }
+
+    func maxDifference(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) } }
+
+    @Test func deltaWMatchesTorch() throws {
+        let set = try AdapterFile.read(TestPaths.fixture("reference/adapter"))
+        #expect(set.modules.count == 4)
+        for module in set.modules {
+            let d = maxDifference(module.deltaW(scaling: set.hyperparameters.scaling).array, try floats(reference, module.name + ".delta_w"))
+            #expect(d < 1e-5, "\(module.name): max |Δ| = \(d)")
+        }
+    }
+
+    @Test func adaptedLogitsMatchTransformers() throws {
+        let batch = try Checkpoint.open(TestPaths.fixture("reference/forward.safetensors"))
+        let ids = try floats(batch, "input_ids").map { Int32($0) }
+        let mask = try floats(batch, "attention_mask").map { Int32($0) }
+        let shape = try #require(batch["input_ids"]).shape
+        let model = try RobertaModel.load(TestPaths.fixture("tiny-roberta"))
+        try AdapterFile.read(TestPaths.fixture("reference/adapter")).attach(to: model)
+        let ws = try model.forward(TokenBatch(ids: ids, mask: mask, batch: shape[0], length: shape[1]))
+        let dLogits = maxDifference(ws.logits.array, try floats(reference, "logits"))
+        let dHidden = maxDifference(ws.hidden.array, try floats(reference, "last_hidden_state"))
+        #expect(dLogits <= 1e-4, "logits: max |Δ| = \(dLogits)")
+        #expect(dHidden <= 1e-4, "last hidden state: max |Δ| = \(dHidden)")
+        // Detached, the model is the base model again.
+        model.detachAll()
+        let base = try model.forward(TokenBatch(ids: ids, mask: mask, batch: shape[0], length: shape[1]))
+        #expect(maxDifference(base.logits.array, try floats(reference, "logits")) > 1e-2)
+    }
+
+    @Test func baseOfAnotherShapeIsRefused() throws {
+        var set = try AdapterFile.read(TestPaths.fixture("reference/adapter"))
+        set.base.intermediateSize = 512
+        let model = try RobertaModel.load(TestPaths.fixture("tiny-roberta"))
+        #expect(throws: AdapterSet.ApplyError.baseMismatch(field: "intermediate_size", adapter: 512, model: 256)) { try set.attach(to: model) }
+    }
+}
