@@ -1,3 +1,4 @@
+import LSREngine
 import LSRFormats
 
 #if canImport(Glibc)
@@ -33,6 +34,9 @@ public enum ModelImport {
         /// fairseq checkpoints: the `classification_heads.<name>` to keep as `classifier.*`
         /// (nil: the only one, or the one the checkpoint's own config names).
         public var fairseqHead: String?
+        /// Changes made on the way (merge: W + ΔW, a trained head, a provenance file), computed
+        /// from the resolved checkpoint and its config once they are read.
+        public var edits: (@Sendable (RobertaCheckpoint, RobertaConfig) throws -> Edits)?
 
         public init(source: String, output: String) {
             self.source = source
@@ -75,6 +79,18 @@ public enum ModelImport {
         }
     }
 
+    /// Tensors replaced or added, config fields set, files added to the output directory.
+    public struct Edits: @unchecked Sendable {
+        /// f32 values by canonical output name (with the `roberta.` prefix where the model has
+        /// a head). Stored in the replaced tensor's output dtype; a new tensor in that of the
+        /// word embeddings.
+        public var tensors: [String: (shape: [Int], values: FloatBuffer)] = [:]
+        /// Fields set in config.json (replacing what is there).
+        public var config: JSONObject = [:]
+        public var files: [(name: String, bytes: [UInt8])] = []
+        public init() {}
+    }
+
     /// Files transformers' tokenizers read, copied when found beside the source.
     public static let tokenizerFileNames = [
         "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "added_tokens.json",
@@ -88,6 +104,8 @@ public enum ModelImport {
         let checkpoint = try RobertaCheckpoint(source, fairseqHead: options.fairseqHead)
         let (archive, mapping) = (checkpoint.archive, checkpoint.mapping)
         var (config, configSource) = try checkpoint.config(sourceDirectory: sourceDirectory, configPath: options.configPath)
+        let edits = try options.edits?(checkpoint, config) ?? Edits()
+        for (key, value) in edits.config.members { config.json[key] = value }
 
         // Output tensors in transformers' state-dict order (so shards split where
         // save_pretrained splits them), renamed, converted as asked.
@@ -103,7 +121,13 @@ public enum ModelImport {
             }
             var output = Safetensors.OutputTensor(tensor, as: dtype)
             output.name = to
+            if let edit = edits.tensors[to] { output = replacement(name: to, edit, dtype: dtype) }
             outputs.append(output)
+        }
+        // Tensors the edits add (a trained head on a model that had none).
+        let wordsDType = outputs.first { $0.name.hasSuffix("embeddings.word_embeddings.weight") }?.dtype ?? .f32
+        for name in edits.tensors.keys.sorted() where !outputs.contains(where: { $0.name == name }) {
+            outputs.append(replacement(name: name, edits.tensors[name]!, dtype: options.dtype.target ?? wordsDType))
         }
         if let target = options.dtype.target {
             config.setDType(target)
@@ -143,6 +167,11 @@ public enum ModelImport {
         written += configBytes.count
         files.insert("config.json", at: 0)
 
+        for (name, bytes) in edits.files {
+            try DurableFile.write(bytes, to: staged.file(name))
+            written += bytes.count
+            files.append(name)
+        }
         var tokenizerFiles: [String] = []
         for name in tokenizerFileNames {
             let path = FileSystem.join(sourceDirectory, name)
@@ -169,6 +198,12 @@ public enum ModelImport {
             synthesized: checkpoint.synthesized,
             outputDirectory: staged.destination, outputFiles: files + tokenizerFiles, tokenizerFiles: tokenizerFiles,
             bytesRead: source.byteCount, bytesWritten: written)
+    }
+
+    /// An edited tensor: f32 values stored as `dtype`.
+    static func replacement(name: String, _ edit: (shape: [Int], values: FloatBuffer), dtype: DType) -> Safetensors.OutputTensor {
+        let bytes = [UInt8](UnsafeRawBufferPointer(UnsafeBufferPointer(edit.values.buffer)))
+        return Safetensors.OutputTensor(name: name, dtype: dtype, shape: edit.shape, source: TensorBytes(owning: bytes), sourceDType: .f32)
     }
 
     /// Refuses an output that overlaps the input: the input itself, a directory holding it
