@@ -101,6 +101,7 @@ venv:
 interop: venv
 	@test -x $(LSRCONV) || { echo "error: $(LSRCONV) not built (make debug)" >&2; exit 1; }
 	$(VENV)/bin/python Tests/interop/check_safetensors.py $(LSRCONV)
+	$(VENV)/bin/python Tests/interop/check_schemas.py $(LSRCONV)
 
 demo: build
 	$(RELEASE_BIN) inspect Fixtures/tiny-roberta

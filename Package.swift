@@ -57,6 +57,7 @@ let package = Package(
         .testTarget(name: "LSRAdaptersTests", dependencies: ["LSRAdapters", "LSREngine", "LSRFormats", "LSRModel", "TestSupport"]),
         .testTarget(name: "LSRTrainTests", dependencies: ["LSRTrain", "LSRModel", "LSRFormats", "TestSupport"]),
         .testTarget(
-            name: "LSRCommandsTests", dependencies: ["LSRCommands", "LSRFormats", "LSRAdapters", "LSRSchema", "LSRModel", "TestSupport", "lsrconv"]),
+            name: "LSRCommandsTests",
+            dependencies: ["LSRCommands", "LSRFormats", "LSRAdapters", "LSRSchema", "LSRModel", "LSREngine", "TestSupport", "lsrconv"]),
     ]
 )

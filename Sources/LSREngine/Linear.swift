@@ -25,7 +25,7 @@ public struct Linear: @unchecked Sendable {
                 for r in range { (y + r * out).update(from: b, count: out) }
             }
         }
-        BLAS.gemm(
+        BLAS.gemmRows(
             transposeB: true, m: rows, n: out, k: inFeatures, a: x, lda: inFeatures, b: weight.pointer, ldb: inFeatures,
             beta: bias == nil ? 0 : 1, c: y, ldc: out)
     }

@@ -5,7 +5,11 @@ import Dispatch
 public enum Parallel {
     /// Worker count for elementwise kernels and for per-head attention GEMMs (set from
     /// `--threads`; `BLAS.setThreads` keeps OpenBLAS in step).
-    nonisolated(unsafe) public static var threads = max(1, System.activeProcessorCount)
+    /// Its first use also puts OpenBLAS at one thread: the engine splits GEMMs itself.
+    nonisolated(unsafe) public static var threads: Int = {
+        BLAS.setThreads(1)
+        return max(1, System.activeProcessorCount)
+    }()
 
     /// Calls `body` on disjoint ranges covering 0..<count, in parallel when there is enough
     /// work: at least `grain` items per worker (below that, thread hand-off costs more than it
@@ -42,9 +46,10 @@ enum System {
 
 /// Engine-wide settings.
 public enum Engine {
-    /// Threads for OpenBLAS and for the elementwise kernels, kept in step.
+    /// Threads for the engine: `n` Parallel workers, which also split every GEMM by rows
+    /// (BLAS.gemmRows) while OpenBLAS itself runs single-threaded inside each block.
     public static func setThreads(_ n: Int) {
         Parallel.threads = max(1, n)
-        BLAS.setThreads(n)
+        BLAS.setThreads(1)
     }
 }
