@@ -60,18 +60,24 @@ func time(iterations: Int, warmup: Int, _ body: () throws -> Void) rethrows -> (
     return (seconds.sorted()[seconds.count / 2], seconds)
 }
 
-/// sgemm GFLOP/s at the shapes that dominate the forward pass (N tokens × C → F, the
-/// intermediate projection), through the same BLAS wrapper the engine uses.
-func sgemmRate(rows: Int, inner: Int, out: Int) -> Double {
+/// sgemm GFLOP/s at the shape that dominates the forward pass (N tokens × C → F, the
+/// intermediate projection): the better of OpenBLAS's own threading and the engine's row split
+/// (BLAS.gemmRows with OpenBLAS single-threaded), so the bound is the machine's, not ours.
+func sgemmRate(rows: Int, inner: Int, out: Int, threads: Int) -> Double {
     let a = FloatBuffer(count: rows * inner)
     let b = FloatBuffer(count: out * inner)
     let c = FloatBuffer(count: rows * out)
     for i in 0..<a.count { a.pointer[i] = Float(i % 7) * 0.01 }
     for i in 0..<b.count { b.pointer[i] = Float(i % 5) * 0.01 }
-    let (median, _) = time(iterations: 5, warmup: 1) {
+    BLAS.setThreads(threads)
+    let (openblas, _) = time(iterations: 5, warmup: 1) {
         BLAS.gemm(transposeB: true, m: rows, n: out, k: inner, a: a.pointer, lda: inner, b: b.pointer, ldb: inner, c: c.pointer, ldc: out)
     }
-    return 2 * Double(rows) * Double(inner) * Double(out) / median / 1e9
+    Engine.setThreads(threads)
+    let (split, _) = time(iterations: 5, warmup: 1) {
+        BLAS.gemmRows(transposeB: true, m: rows, n: out, k: inner, a: a.pointer, lda: inner, b: b.pointer, ldb: inner, c: c.pointer, ldc: out)
+    }
+    return 2 * Double(rows) * Double(inner) * Double(out) / min(openblas, split) / 1e9
 }
 
 func run() throws {
@@ -99,7 +105,7 @@ func run() throws {
     // negligible. Multiply-add = 2 FLOPs.
     let (c, f, l, t) = (Double(config.hiddenSize), Double(config.intermediateSize), Double(config.numHiddenLayers), Double(args.length))
     let flops = 2 * Double(n) * l * (4 * c * c + 2 * c * f + 2 * t * c)
-    let rate = sgemmRate(rows: min(n, 2048), inner: config.hiddenSize, out: config.intermediateSize)
+    let rate = sgemmRate(rows: min(n, 2048), inner: config.hiddenSize, out: config.intermediateSize, threads: args.threads)
     let result: JSONValue = [
         "engine": "lsrconv", "batch": JSONValue(args.batch), "length": JSONValue(args.length), "threads": JSONValue(args.threads),
         "seconds": .double(timing.median), "all_seconds": .array(timing.all.map { .double($0) }),
