@@ -77,7 +77,10 @@ func sgemmRate(rows: Int, inner: Int, out: Int, threads: Int) -> Double {
     let (split, _) = time(iterations: 5, warmup: 1) {
         BLAS.gemmRows(transposeB: true, m: rows, n: out, k: inner, a: a.pointer, lda: inner, b: b.pointer, ldb: inner, c: c.pointer, ldc: out)
     }
-    return 2 * Double(rows) * Double(inner) * Double(out) / min(openblas, split) / 1e9
+    let flops = 2 * Double(rows) * Double(inner) * Double(out)
+    FileHandle.standardError.write(Data(String(format: "sgemm %d×%d×%d: OpenBLAS threads %.1f GFLOP/s, row split %.1f GFLOP/s\n",
+        rows, inner, out, flops / openblas / 1e9, flops / split / 1e9).utf8))
+    return flops / min(openblas, split) / 1e9
 }
 
 func run() throws {
