@@ -103,11 +103,19 @@ interop: venv
 	$(VENV)/bin/python Tests/interop/check_safetensors.py $(LSRCONV)
 	$(VENV)/bin/python Tests/interop/check_schemas.py $(LSRCONV)
 
+# The pipeline as far as it is built: read (safetensors, PyTorch, fairseq), tokenize, predict,
+# make an adapter, validate it, merge it, predict with the merged model.
 demo: build
 	$(RELEASE_BIN) inspect Fixtures/tiny-roberta
 	$(RELEASE_BIN) import Fixtures/tiny-roberta/model.safetensors --out $(DEMO_OUT)/tiny-roberta --force
 	$(RELEASE_BIN) import Fixtures/torch/zip/pytorch_model.bin --out $(DEMO_OUT)/from-torch --force
-	$(RELEASE_BIN) inspect $(DEMO_OUT)/tiny-roberta
+	$(RELEASE_BIN) import Fixtures/torch/fairseq/model.pt --out $(DEMO_OUT)/from-fairseq --force
+	$(RELEASE_BIN) tokenize --tokenizer $(DEMO_OUT)/tiny-roberta --text "LSR adapters, on the CPU."
+	$(RELEASE_BIN) predict --model $(DEMO_OUT)/tiny-roberta --text "A fine film." --pair "I liked it."
+	$(RELEASE_BIN) init-adapter --model $(DEMO_OUT)/tiny-roberta --out $(DEMO_OUT)/adapter --init random --separation-rank 4 --force
+	$(RELEASE_BIN) validate $(DEMO_OUT)/adapter --model $(DEMO_OUT)/tiny-roberta
+	$(RELEASE_BIN) merge --model $(DEMO_OUT)/tiny-roberta --adapter $(DEMO_OUT)/adapter --out $(DEMO_OUT)/merged --force
+	$(RELEASE_BIN) predict --model $(DEMO_OUT)/merged --text "A fine film." --pair "I liked it."
 
 # The PyTorch venv (pinned as the fixture generator pins it): fixtures, benchmarks.
 venv-torch:
