@@ -67,7 +67,7 @@ struct TokenizerConfig: Sendable {
         if let decoder = object.optional("added_tokens_decoder") {
             let entries = try decoder.object()
             for (key, value) in entries.members.members {
-                let cursor = JSONCursor(value, entries.pointer + "/" + JSONCursor.escape(key))
+                let cursor = JSONCursor(value, entries.pointer + "/" + JSONPointer.escape(key))
                 guard let id = Int32(key), id >= 0, Int(id) < Tokenizer.maxVocabularySize else {
                     throw .idOutOfRange(pointer: cursor.pointer, id: key)
                 }
@@ -128,7 +128,7 @@ struct TokenizerConfig: Sendable {
         if let addedTokensFile {
             let object = try JSONCursor(addedTokensFile, "").object()
             for (content, value) in object.members.members where added.id(of: content) == nil {
-                let id = try JSONCursor(value, "/" + JSONCursor.escape(content)).id()
+                let id = try JSONCursor(value, "/" + JSONPointer.escape(content)).id()
                 add(AddedToken(content: content, normalized: true, special: false), declaredId: id)
             }
         }

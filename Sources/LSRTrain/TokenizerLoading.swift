@@ -296,7 +296,7 @@ extension Tokenizer {
         vocabulary.reserveCapacity(object.members.count)
         // Walk the members in order: JSONObject's subscript is a linear search.
         for (key, id) in object.members.members {
-            vocabulary.append((key, try JSONCursor(id, pointer + "/" + JSONCursor.escape(key)).id()))
+            vocabulary.append((key, try JSONCursor(id, pointer + "/" + JSONPointer.escape(key)).id()))
         }
         return vocabulary
     }
@@ -363,11 +363,11 @@ struct JSONCursor {
 
         func optional(_ key: String) -> JSONCursor? {
             guard let value = members[key], value != .null else { return nil }
-            return JSONCursor(value, pointer + "/" + JSONCursor.escape(key))
+            return JSONCursor(value, pointer + "/" + JSONPointer.escape(key))
         }
 
         func required(_ key: String) throws(TokenizerError) -> JSONCursor {
-            guard let cursor = optional(key) else { throw .missingKey(pointer: pointer + "/" + JSONCursor.escape(key)) }
+            guard let cursor = optional(key) else { throw .missingKey(pointer: pointer + "/" + JSONPointer.escape(key)) }
             return cursor
         }
 
@@ -404,19 +404,5 @@ struct JSONCursor {
         case .uint(let n): throw .idOutOfRange(pointer: pointer, id: String(n))
         default: throw .wrongType(pointer: pointer, expected: "an integer id", found: value.kindName)
         }
-    }
-
-    /// RFC 6901: "~" → "~0", "/" → "~1".
-    static func escape(_ key: String) -> String {
-        guard key.contains(where: { $0 == "~" || $0 == "/" }) else { return key }
-        var escaped = ""
-        for character in key {
-            switch character {
-            case "~": escaped += "~0"
-            case "/": escaped += "~1"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
     }
 }
