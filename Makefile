@@ -37,7 +37,7 @@ TORCH_VENV := .venv-gen
 TORCH_REQUIREMENTS := Fixtures/generate/requirements.txt
 TORCH_STAMP := $(TORCH_VENV)/requirements.installed
 
-.PHONY: help deps build debug test swift-test interop venv venv-torch bench demo clean distclean
+.PHONY: help deps build debug test swift-test interop venv venv-torch bench demo schemas clean distclean
 
 help:
 	@echo "make build      release build (deps first): $(RELEASE_BIN)"
@@ -131,6 +131,10 @@ venv-torch:
 bench: deps venv-torch
 	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product lsrbench $(SWIFT_BUILD_FLAGS)
 	$(TORCH_VENV)/bin/python bench/run.py --lsrbench $(BUILD_DIR)/release/lsrbench
+
+# After editing schemas/*.schema.json: regenerate the copies compiled into the binary.
+schemas:
+	$(PYTHON) schemas/bundle.py .
 
 clean:
 	$(SWIFT) package clean --scratch-path $(BUILD_DIR)

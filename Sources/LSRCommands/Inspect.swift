@@ -1,4 +1,5 @@
 import ArgumentParser
+import LSRAdapters
 import LSRFormats
 import LSRModel
 
@@ -23,10 +24,24 @@ struct Inspect: ParsableCommand {
             let directory = FileSystem.isDirectory(path) ? path : FileSystem.directoryName(archive.files.first ?? path)
             return InspectSummary(path: path, archive: archive, directory: directory, checksums: checksums)
         }
+        // An adapter directory: the factor file's own report beside the tensor listing.
+        var adapter: AdapterSummary?
+        if FileSystem.isDirectory(path), FileSystem.exists(FileSystem.join(path, AdapterFile.configName)) {
+            adapter = AdapterSummary(adapter: try reporting(path: path) { try AdapterFile.read(path) })
+        }
         if json {
-            Output.json(summary.json)
+            var document = summary.json
+            if let adapter, case .object(var object) = document {
+                object["adapter"] = adapter.json
+                document = .object(object)
+            }
+            Output.json(document)
         } else {
             summary.printText()
+            if let adapter {
+                Output.line()
+                adapter.printText()
+            }
         }
     }
 }

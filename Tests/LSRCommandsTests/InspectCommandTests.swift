@@ -1,4 +1,6 @@
 import Foundation
+import LSRAdapters
+import LSREngine
 import LSRFormats
 import TestSupport
 import Testing
@@ -74,5 +76,40 @@ import Testing
         let result = try runLSRConv(["inspect", path, "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(try JSON.parse(result.stdout)["bytes"] == JSONValue(size))
+    }
+
+    /// An adapter directory: modules, factor shapes, parameters against LoRA and γ per factor
+    /// (the PyTorch-written reference adapter: 4 modules of 64×64, r 4 = 2·2, s 3).
+    @Test func adapterDirectory() throws {
+        let result = try runLSRConv(["inspect", TestPaths.fixture("reference/adapter"), "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let adapter = try #require(try JSON.parse(result.stdout)["adapter"])
+        #expect(adapter["kind"] == "lsr" && adapter["rank"] == 4 && adapter["separation_rank"] == 3)
+        #expect(adapter["parameters"] == 768 && adapter["lora_parameters"] == 2_048)
+        let modules = try #require(adapter["modules"]?.arrayValue)
+        #expect(modules.count == 4)
+        #expect(modules[0]["up"] == "3×([8×2]⊗[8×2])" && modules[0]["down"] == "3×([2×8]⊗[2×8])")
+        #expect(modules.allSatisfy { ($0["gamma_up"]?.doubleValue ?? 0) > 0.5 && ($0["gamma_down"]?.doubleValue ?? 0) > 0.5 })
+        #expect(adapter["warnings"] == [])
+    }
+
+    /// Terms that nearly cancel (λ = 1 and −0.999 on the same product): γ ≈ 1414, so storing
+    /// the factors as f16 (γ·2⁻¹¹ ≈ 69%) or bf16 would wreck Up: inspect warns for both.
+    @Test func illConditionedAdapterWarns() throws {
+        let dir = TemporaryDirectory()
+        let ones = { (n: Int) in FloatBuffer([Float](repeating: 1, count: n)) }
+        let up = KroneckerSum(terms: 2, a: 8, b: 2, c: 8, d: 2, left: ones(32), right: ones(32), scales: FloatBuffer([1, -0.999]))
+        let down = KroneckerSum(terms: 2, a: 2, b: 8, c: 2, d: 8, left: ones(32), right: ones(32), scales: FloatBuffer([1, 1]))
+        let module = AdaptedModule(
+            name: "roberta.encoder.layer.0.attention.self.query", outFeatures: 64, inFeatures: 64, rank: 4, factors: .lsr(up: up, down: down))
+        let set = AdapterSet(
+            hyperparameters: .init(kind: .lsr, rank: 4, separationRank: 2, alpha: 8, rankSplit: FactorSplit(2, 2), targets: ["query"]),
+            base: .init(hiddenSize: 64, layers: 2, attentionHeads: 4, intermediateSize: 256, vocabSize: 1000, weights: []), modules: [module])
+        try AdapterFile.write(set, to: dir.file("a"))
+        let result = try runLSRConv(["inspect", dir.file("a")])
+        #expect(result.status == 0)
+        let warnings = result.stderr.split(separator: "\n")
+        #expect(warnings.count == 2, "\(result.stderr)")
+        #expect(warnings.first?.hasPrefix("warning: roberta.encoder.layer.0.attention.self.query up: γ = 1.41e+03; stored as f16") == true, "\(result.stderr)")
     }
 }
