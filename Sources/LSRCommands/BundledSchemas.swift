@@ -20,12 +20,15 @@ public enum BundledSchemas {
     /// Every bundled schema: the adapter config first, then the `--json` outputs.
     public static let all: [Schema] = [
         Schema(name: "lsr-adapter", text: lsrAdapter),
+        Schema(name: "lsr-merge", text: lsrMerge),
         Schema(name: "inspect-output", text: inspectOutput),
         Schema(name: "import-output", text: importOutput),
         Schema(name: "predict-output", text: predictOutput),
         Schema(name: "predict-line", text: predictLine),
         Schema(name: "tokenize-output", text: tokenizeOutput),
         Schema(name: "validate-output", text: validateOutput),
+        Schema(name: "merge-output", text: mergeOutput),
+        Schema(name: "init-adapter-output", text: initAdapterOutput),
     ]
 
     /// The schema called `name` ("lsr-adapter"), also accepted with its file suffix
@@ -362,6 +365,168 @@ public enum BundledSchemas {
                 }
               },
               "additionalProperties": false
+            }
+          }
+        }
+
+        """##
+
+    // MARK: - schemas/lsr-merge.schema.json
+
+    static let lsrMerge = ##"""
+        {
+          "$schema": "https://json-schema.org/draft/2020-12/schema",
+          "$id": "urn:lsrconv:schema:lsr-merge:1",
+          "title": "lsr_merge.json",
+          "description": "The provenance record `lsrconv merge` writes beside the merged weights: which base model and adapter files (by sha256) were merged, how, and into which tensors.",
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "$schema",
+            "format_version",
+            "base_model",
+            "adapter",
+            "kind",
+            "rank",
+            "alpha",
+            "scaling",
+            "modules",
+            "head_replaced"
+          ],
+          "properties": {
+            "$schema": {
+              "description": "This schema's $id.",
+              "const": "urn:lsrconv:schema:lsr-merge:1"
+            },
+            "format_version": {
+              "description": "Version of this record's layout.",
+              "const": 1
+            },
+            "base_model": {
+              "description": "The base model merged into.",
+              "type": "object",
+              "additionalProperties": false,
+              "required": [
+                "path",
+                "weights"
+              ],
+              "properties": {
+                "path": {
+                  "description": "The --model path as given.",
+                  "type": "string"
+                },
+                "weights": {
+                  "description": "Its weight files and their sha256.",
+                  "type": "array",
+                  "minItems": 1,
+                  "items": {
+                    "$ref": "#/$defs/file"
+                  }
+                }
+              }
+            },
+            "adapter": {
+              "description": "The adapter merged.",
+              "type": "object",
+              "additionalProperties": false,
+              "required": [
+                "path",
+                "files"
+              ],
+              "properties": {
+                "path": {
+                  "description": "The --adapter path as given.",
+                  "type": "string"
+                },
+                "files": {
+                  "description": "adapter_config.json and adapter_model.safetensors with their sha256.",
+                  "type": "array",
+                  "minItems": 2,
+                  "maxItems": 2,
+                  "items": {
+                    "$ref": "#/$defs/file"
+                  }
+                }
+              }
+            },
+            "kind": {
+              "description": "The adapter's kind.",
+              "enum": [
+                "lsr",
+                "lora"
+              ]
+            },
+            "rank": {
+              "description": "r.",
+              "type": "integer",
+              "minimum": 1
+            },
+            "alpha": {
+              "description": "α.",
+              "type": "number"
+            },
+            "scaling": {
+              "description": "α/r, the factor ΔW = scaling·Up·Down was merged with.",
+              "type": "number"
+            },
+            "modules": {
+              "description": "Every module merged: W + ΔW written to `tensor`.",
+              "type": "array",
+              "items": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": [
+                  "name",
+                  "tensor",
+                  "shape"
+                ],
+                "properties": {
+                  "name": {
+                    "description": "transformers' module path.",
+                    "type": "string"
+                  },
+                  "tensor": {
+                    "description": "The weight tensor that received ΔW.",
+                    "type": "string"
+                  },
+                  "shape": {
+                    "description": "[out, in].",
+                    "type": "array",
+                    "items": {
+                      "type": "integer",
+                      "minimum": 1
+                    },
+                    "minItems": 2,
+                    "maxItems": 2
+                  }
+                }
+              }
+            },
+            "head_replaced": {
+              "description": "Whether the adapter's trained head replaced the base model's.",
+              "type": "boolean"
+            }
+          },
+          "$defs": {
+            "file": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": [
+                "file",
+                "sha256"
+              ],
+              "properties": {
+                "file": {
+                  "description": "File name (no directory).",
+                  "type": "string",
+                  "minLength": 1
+                },
+                "sha256": {
+                  "description": "sha256 of the file's bytes, lowercase hex.",
+                  "type": "string",
+                  "pattern": "^[0-9a-f]{64}$"
+                }
+              }
             }
           }
         }
@@ -1193,6 +1358,120 @@ public enum BundledSchemas {
           },
           "else": {
             "properties": { "problems": { "description": "Invalid: at least one problem.", "minItems": 1 } }
+          }
+        }
+
+        """##
+
+    // MARK: - schemas/merge-output.schema.json
+
+    static let mergeOutput = ##"""
+        {
+          "$schema": "https://json-schema.org/draft/2020-12/schema",
+          "$id": "urn:lsrconv:schema:merge-output:1",
+          "title": "lsrconv merge --json",
+          "description": "What `lsrconv merge --json` prints.",
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "model",
+            "adapter",
+            "output",
+            "modules",
+            "head_replaced",
+            "output_files"
+          ],
+          "properties": {
+            "model": {
+              "description": "The --model path.",
+              "type": "string"
+            },
+            "adapter": {
+              "description": "The --adapter path.",
+              "type": "string"
+            },
+            "output": {
+              "description": "The output model directory.",
+              "type": "string"
+            },
+            "modules": {
+              "description": "Modules merged.",
+              "type": "array",
+              "items": {
+                "type": "string"
+              }
+            },
+            "head_replaced": {
+              "description": "Whether the adapter's head replaced the base head.",
+              "type": "boolean"
+            },
+            "output_files": {
+              "description": "Files written in the output directory.",
+              "type": "array",
+              "items": {
+                "type": "string"
+              }
+            }
+          }
+        }
+
+        """##
+
+    // MARK: - schemas/init-adapter-output.schema.json
+
+    static let initAdapterOutput = ##"""
+        {
+          "$schema": "https://json-schema.org/draft/2020-12/schema",
+          "$id": "urn:lsrconv:schema:init-adapter-output:1",
+          "title": "lsrconv init-adapter --json",
+          "description": "What `lsrconv init-adapter --json` prints.",
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "output",
+            "kind",
+            "modules",
+            "parameters",
+            "rank",
+            "separation_rank",
+            "alpha"
+          ],
+          "properties": {
+            "output": {
+              "description": "The adapter directory written.",
+              "type": "string"
+            },
+            "kind": {
+              "description": "lsr or lora.",
+              "enum": [
+                "lsr",
+                "lora"
+              ]
+            },
+            "modules": {
+              "description": "Number of adapted modules.",
+              "type": "integer",
+              "minimum": 1
+            },
+            "parameters": {
+              "description": "Trainable factor parameters.",
+              "type": "integer",
+              "minimum": 0
+            },
+            "rank": {
+              "description": "r.",
+              "type": "integer",
+              "minimum": 1
+            },
+            "separation_rank": {
+              "description": "s (0 for LoRA).",
+              "type": "integer",
+              "minimum": 0
+            },
+            "alpha": {
+              "description": "α.",
+              "type": "number"
+            }
           }
         }
 

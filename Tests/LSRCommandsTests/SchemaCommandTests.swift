@@ -10,7 +10,8 @@ import Testing
 /// and every `--json` document lsrconv prints follows its schema.
 @Suite struct SchemaCommandTests {
     static let names = [
-        "lsr-adapter", "inspect-output", "import-output", "predict-output", "predict-line", "tokenize-output", "validate-output",
+        "lsr-adapter", "lsr-merge", "inspect-output", "import-output", "predict-output", "predict-line", "tokenize-output",
+        "validate-output", "merge-output", "init-adapter-output",
     ]
 
     @Test func bundledTextsAreTheFiles() throws {
@@ -85,7 +86,8 @@ import Testing
         #expect(result.status == 1 && result.stdout.isEmpty)
         #expect(
             result.stderr
-                == "error: no bundled schema 'lora': the schemas are lsr-adapter, inspect-output, import-output, predict-output, predict-line, tokenize-output, validate-output\n"
+                == "error: no bundled schema 'lora': the schemas are lsr-adapter, lsr-merge, inspect-output, import-output, predict-output, predict-line, "
+                + "tokenize-output, validate-output, merge-output, init-adapter-output\n"
         )
     }
 
@@ -118,6 +120,18 @@ import Testing
         try output(
             of: ["import", TestPaths.fixture("torch/zip/pytorch_model.bin"), "--out", dir.file("c"), "--max-shard-size", "200kB", "--json"],
             follows: "import-output")
+    }
+
+    /// init-adapter and merge: their --json output, the adapter they write, and lsr_merge.json.
+    @Test func adapterCommandOutputs() throws {
+        let dir = TemporaryDirectory()
+        let model = TestPaths.fixture("tiny-roberta")
+        try output(
+            of: ["init-adapter", "--model", model, "--out", dir.file("a"), "--init", "random", "--separation-rank", "2", "--json"],
+            follows: "init-adapter-output")
+        #expect(try violations(String(decoding: readFile(dir.file("a/adapter_config.json")), as: UTF8.self), "lsr-adapter") == [])
+        try output(of: ["merge", "--model", model, "--adapter", dir.file("a"), "--out", dir.file("m"), "--json"], follows: "merge-output")
+        #expect(try violations(String(decoding: readFile(dir.file("m/lsr_merge.json")), as: UTF8.self), "lsr-merge") == [])
     }
 
     @Test func predictAndTokenizeOutputs() throws {

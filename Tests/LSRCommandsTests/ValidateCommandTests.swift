@@ -261,13 +261,13 @@ import Testing
         let cases: [([String], String)] = [
             (
                 [plain],
-                "error: \(plain): give --schema: the document's \"$schema\" names no bundled schema (bundled: lsr-adapter, inspect-output, "
-                    + "import-output, predict-output, predict-line, tokenize-output, validate-output)"
+                "error: \(plain): give --schema: the document's \"$schema\" names no bundled schema (bundled: lsr-adapter, lsr-merge, inspect-output, "
+                    + "import-output, predict-output, predict-line, tokenize-output, validate-output, merge-output, init-adapter-output)"
             ),
             (
                 [plain, "--schema", "nope"],
-                "error: --schema 'nope' is neither a bundled schema (lsr-adapter, inspect-output, import-output, predict-output, "
-                    + "predict-line, tokenize-output, validate-output) nor a file"
+                "error: --schema 'nope' is neither a bundled schema (lsr-adapter, lsr-merge, inspect-output, import-output, predict-output, "
+                    + "predict-line, tokenize-output, validate-output, merge-output, init-adapter-output) nor a file"
             ),
             ([plain, "--model", dir.path], "error: \(plain): --model applies to an adapter directory, not to a file"),
             ([dir.path, "--schema", "lsr-adapter"], "error: \(dir.path): --schema applies to a JSON file; an adapter directory is checked against lsr-adapter"),
