@@ -29,6 +29,8 @@ public enum BundledSchemas {
         Schema(name: "validate-output", text: validateOutput),
         Schema(name: "merge-output", text: mergeOutput),
         Schema(name: "init-adapter-output", text: initAdapterOutput),
+        Schema(name: "lora-conversion", text: loraConversion),
+        Schema(name: "convert-adapter-output", text: convertAdapterOutput),
     ]
 
     /// The schema called `name` ("lsr-adapter"), also accepted with its file suffix
@@ -1471,6 +1473,179 @@ public enum BundledSchemas {
             "alpha": {
               "description": "α.",
               "type": "number"
+            }
+          }
+        }
+
+        """##
+
+    // MARK: - schemas/lora-conversion.schema.json
+
+    static let loraConversion = ##"""
+        {
+          "$schema": "https://json-schema.org/draft/2020-12/schema",
+          "$id": "urn:lsrconv:schema:lora-conversion:1",
+          "title": "conversion.json",
+          "description": "What `lsrconv convert-adapter` writes beside the converted adapter: the source LoRA adapter, the separation rank, and the relative Frobenius error per module.",
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "source",
+            "separation_rank",
+            "modules"
+          ],
+          "properties": {
+            "source": {
+              "description": "The --from directory as given.",
+              "type": "string"
+            },
+            "separation_rank": {
+              "description": "s of the converted adapter.",
+              "type": "integer",
+              "minimum": 1
+            },
+            "modules": {
+              "description": "Errors per converted module.",
+              "type": "array",
+              "items": {
+                "$ref": "#/$defs/error"
+              }
+            }
+          },
+          "$defs": {
+            "error": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": [
+                "name",
+                "up_error",
+                "down_error",
+                "delta_error"
+              ],
+              "properties": {
+                "name": {
+                  "description": "transformers' module path.",
+                  "type": "string"
+                },
+                "up_error": {
+                  "description": "‖Up − Ûp‖_F / ‖Up‖_F of the Kronecker-sum approximation (0 when Up = 0).",
+                  "type": "number",
+                  "minimum": 0
+                },
+                "down_error": {
+                  "description": "‖Down − D̂own‖_F / ‖Down‖_F.",
+                  "type": "number",
+                  "minimum": 0
+                },
+                "delta_error": {
+                  "description": "‖ΔW − ΔŴ‖_F / ‖ΔW‖_F of the converted module.",
+                  "type": "number",
+                  "minimum": 0
+                }
+              }
+            }
+          }
+        }
+
+        """##
+
+    // MARK: - schemas/convert-adapter-output.schema.json
+
+    static let convertAdapterOutput = ##"""
+        {
+          "$schema": "https://json-schema.org/draft/2020-12/schema",
+          "$id": "urn:lsrconv:schema:convert-adapter-output:1",
+          "title": "lsrconv convert-adapter --json",
+          "description": "What `lsrconv convert-adapter --json` prints.",
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "source",
+            "output",
+            "modules",
+            "rank",
+            "separation_rank",
+            "alpha",
+            "use_rslora",
+            "parameters",
+            "errors"
+          ],
+          "properties": {
+            "source": {
+              "description": "The --from directory.",
+              "type": "string"
+            },
+            "output": {
+              "description": "The adapter directory written.",
+              "type": "string"
+            },
+            "modules": {
+              "description": "Number of modules converted.",
+              "type": "integer",
+              "minimum": 0
+            },
+            "rank": {
+              "description": "r (kept from the LoRA adapter).",
+              "type": "integer",
+              "minimum": 1
+            },
+            "separation_rank": {
+              "description": "s.",
+              "type": "integer",
+              "minimum": 1
+            },
+            "alpha": {
+              "description": "α of the converted adapter (lora_alpha·√r under rslora, so the scaling is kept).",
+              "type": "number"
+            },
+            "use_rslora": {
+              "description": "Whether the source used rank-stabilised scaling.",
+              "type": "boolean"
+            },
+            "parameters": {
+              "description": "Factor parameters of the converted adapter.",
+              "type": "integer",
+              "minimum": 0
+            },
+            "errors": {
+              "description": "Errors per module.",
+              "type": "array",
+              "items": {
+                "$ref": "#/$defs/error"
+              }
+            }
+          },
+          "$defs": {
+            "error": {
+              "type": "object",
+              "additionalProperties": false,
+              "required": [
+                "name",
+                "up_error",
+                "down_error",
+                "delta_error"
+              ],
+              "properties": {
+                "name": {
+                  "description": "transformers' module path.",
+                  "type": "string"
+                },
+                "up_error": {
+                  "description": "‖Up − Ûp‖_F / ‖Up‖_F of the Kronecker-sum approximation (0 when Up = 0).",
+                  "type": "number",
+                  "minimum": 0
+                },
+                "down_error": {
+                  "description": "‖Down − D̂own‖_F / ‖Down‖_F.",
+                  "type": "number",
+                  "minimum": 0
+                },
+                "delta_error": {
+                  "description": "‖ΔW − ΔŴ‖_F / ‖ΔW‖_F of the converted module.",
+                  "type": "number",
+                  "minimum": 0
+                }
+              }
             }
           }
         }

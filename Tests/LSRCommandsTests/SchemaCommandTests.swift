@@ -11,7 +11,7 @@ import Testing
 @Suite struct SchemaCommandTests {
     static let names = [
         "lsr-adapter", "lsr-merge", "inspect-output", "import-output", "predict-output", "predict-line", "tokenize-output",
-        "validate-output", "merge-output", "init-adapter-output",
+        "validate-output", "merge-output", "init-adapter-output", "lora-conversion", "convert-adapter-output",
     ]
 
     @Test func bundledTextsAreTheFiles() throws {
@@ -87,7 +87,7 @@ import Testing
         #expect(
             result.stderr
                 == "error: no bundled schema 'lora': the schemas are lsr-adapter, lsr-merge, inspect-output, import-output, predict-output, predict-line, "
-                + "tokenize-output, validate-output, merge-output, init-adapter-output\n"
+                + "tokenize-output, validate-output, merge-output, init-adapter-output, lora-conversion, convert-adapter-output\n"
         )
     }
 

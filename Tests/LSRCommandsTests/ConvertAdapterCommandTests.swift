@@ -1,0 +1,201 @@
+import Foundation
+import LSRAdapters
+import LSRCommands
+import LSREngine
+import LSRFormats
+import LSRSchema
+import TestSupport
+import Testing
+
+/// `lsrconv convert-adapter`: a PEFT-layout LoRA adapter (written here as PEFT's save_pretrained
+/// lays it out: REFERENCE.md "PEFT on disk") for the tiny model's query and value (64×64, r 4)
+/// turned into LSR.
+@Suite struct ConvertAdapterCommandTests {
+    static let model = TestPaths.fixture("tiny-roberta")
+    static let rank = 4
+    static let alpha = 8.0
+    static let modules = (0..<2).flatMap { l in ["query", "value"].map { "roberta.encoder.layer.\(l).attention.self.\($0)" } }
+
+    struct Written {
+        var b: [String: [Float]] = [:]
+        var a: [String: [Float]] = [:]
+    }
+
+    func tensor(_ name: String, _ shape: [Int], _ values: [Float]) -> Safetensors.OutputTensor {
+        let bytes = values.withUnsafeBytes { [UInt8]($0) }
+        return Safetensors.OutputTensor(name: name, dtype: .f32, shape: shape, source: TensorBytes(owning: bytes), sourceDType: .f32)
+    }
+
+    /// Writes a PEFT LoRA adapter directory; `edit` may change the config, `drop` leaves a tensor out.
+    @discardableResult
+    func writePEFT(
+        _ directory: String, seed: UInt64 = 1, edit: (inout JSONObject) -> Void = { _ in }, drop: String? = nil, head: Bool = true
+    ) throws -> Written {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var config: JSONObject = [
+            "alpha_pattern": [:], "auto_mapping": .null, "base_model_name_or_path": "roberta-base", "bias": "none",
+            "fan_in_fan_out": false, "inference_mode": true, "init_lora_weights": true, "layers_pattern": .null,
+            "layers_to_transform": .null, "lora_alpha": .double(Self.alpha), "lora_dropout": 0.1, "modules_to_save": ["classifier"],
+            "peft_type": "LORA", "r": JSONValue(Self.rank), "rank_pattern": [:], "revision": .null, "target_modules": ["query", "value"],
+            "task_type": "SEQ_CLS", "use_dora": false, "use_rslora": false,
+        ]
+        edit(&config)
+        try DurableFile.write(JSON.data(.object(config.sortedByKey()), style: .pretty), to: directory + "/adapter_config.json")
+        var g = SplitMix64(seed: seed)
+        func random(_ n: Int) -> [Float] { (0..<n).map { _ in 2 * g.nextUnit() - 1 } }
+        var written = Written()
+        var tensors: [Safetensors.OutputTensor] = []
+        for m in Self.modules {
+            let a = random(Self.rank * 64)
+            let b = random(64 * Self.rank)
+            (written.a[m], written.b[m]) = (a, b)
+            tensors.append(tensor("base_model.model.\(m).lora_A.weight", [Self.rank, 64], a))
+            tensors.append(tensor("base_model.model.\(m).lora_B.weight", [64, Self.rank], b))
+        }
+        if head {
+            tensors.append(tensor("base_model.model.classifier.dense.weight", [64, 64], random(64 * 64)))
+            tensors.append(tensor("base_model.model.classifier.dense.bias", [64], random(64)))
+            tensors.append(tensor("base_model.model.classifier.out_proj.weight", [2, 64], random(128)))
+            tensors.append(tensor("base_model.model.classifier.out_proj.bias", [2], random(2)))
+        }
+        try Safetensors.write(tensors.filter { $0.name != drop }, metadata: [(key: "format", value: "pt")], to: directory + "/adapter_model.safetensors")
+        return written
+    }
+
+    /// (α/r)·B·A [64×64].
+    func loraDelta(_ b: [Float], _ a: [Float], scaling: Float) -> [Float] {
+        let out = FloatBuffer(count: 64 * 64)
+        BLAS.gemm(m: 64, n: 64, k: Self.rank, alpha: scaling, a: b, lda: Self.rank, b: a, ldb: 64, c: out.pointer, ldc: 64)
+        return out.array
+    }
+
+    @Test func fullSeparationRankReproducesDeltaW() throws {
+        let dir = TemporaryDirectory()
+        let lora = try writePEFT(dir.file("peft"))
+        for s in ["full", "16"] {
+            let out = dir.file("lsr-\(s)")
+            let result = try runLSRConv([
+                "convert-adapter", "--from", dir.file("peft"), "--out", out, "--separation-rank", s, "--model", Self.model,
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try FileSystem.contents(of: out) == ["adapter_config.json", "adapter_model.safetensors", "conversion.json"])
+            let set = try AdapterFile.read(out)
+            #expect(set.hyperparameters.kind == .lsr && set.hyperparameters.separationRank == 16 && set.hyperparameters.rank == 4)
+            #expect(set.hyperparameters.alpha == Self.alpha && set.hyperparameters.targets == ["query", "value"])
+            #expect(set.modules.map(\.name) == Self.modules)
+            #expect(set.head?.tensors.map(\.name).sorted() == ["classifier.dense.bias", "classifier.dense.weight", "classifier.out_proj.bias", "classifier.out_proj.weight"])
+            #expect(set.head?.id2label == [0: "LABEL_0", 1: "LABEL_1"])
+            for m in set.modules {
+                let expected = loraDelta(lora.b[m.name]!, lora.a[m.name]!, scaling: Float(Self.alpha) / Float(Self.rank))
+                let error = KroneckerApproximation.relativeError(m.deltaW(scaling: set.hyperparameters.scaling).array, expected)
+                #expect(error < 1e-5, "\(m.name): ΔW relative error \(error)")
+            }
+            let record = try JSON.parse(readFile(out + "/conversion.json"))
+            #expect(record["separation_rank"] == 16 && record["source"]?.stringValue == dir.file("peft"))
+            let entries = try #require(record["modules"]?.arrayValue)
+            #expect(entries.compactMap { $0["name"]?.stringValue } == Self.modules)
+            for e in entries {
+                for key in ["up_error", "down_error", "delta_error"] { #expect((e[key]?.doubleValue ?? 1) < 1e-5, "\(key)") }
+            }
+            // The written adapter is a valid factor file for the tiny model.
+            let validate = try runLSRConv(["validate", out, "--model", Self.model])
+            #expect(validate.status == 0, "\(validate.stdout)\(validate.stderr)")
+        }
+    }
+
+    @Test func printedErrorsAtOneTermAreTheDirectOnes() throws {
+        let dir = TemporaryDirectory()
+        let lora = try writePEFT(dir.file("peft"), seed: 9, head: false)
+        let result = try runLSRConv([
+            "convert-adapter", "--from", dir.file("peft"), "--out", dir.file("lsr"), "--separation-rank", "1", "--model", Self.model, "--json",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        // The --json output and conversion.json follow their bundled schemas.
+        for (text, name) in [
+            (result.stdout, "convert-adapter-output"), (String(decoding: readFile(dir.file("lsr/conversion.json")), as: UTF8.self), "lora-conversion"),
+        ] {
+            let schema = try JSONSchema(try #require(BundledSchemas.named(name)).document)
+            #expect(schema.validate(try JSON.parse(text)).map(\.description) == [], "\(name)")
+        }
+        let printed = try #require(try JSON.parse(result.stdout)["errors"]?.arrayValue)
+        #expect(printed.count == 4)
+        for entry in printed {
+            let name = try #require(entry["name"]?.stringValue)
+            // Auto splits: 64 = 8·8, r 4 = 2·2.
+            let up = try KroneckerApproximation.approximate(lora.b[name]!, a: 8, b: 2, c: 8, d: 2, terms: 1)
+            let down = try KroneckerApproximation.approximate(lora.a[name]!, a: 2, b: 8, c: 2, d: 8, terms: 1)
+            let upM = up.sum.materialized()
+            let downM = down.sum.materialized()
+            let approximated = loraDelta(upM, downM, scaling: 1)
+            let delta = KroneckerApproximation.relativeError(approximated, loraDelta(lora.b[name]!, lora.a[name]!, scaling: 1))
+            let upError = try #require(entry["up_error"]?.doubleValue)
+            let downError = try #require(entry["down_error"]?.doubleValue)
+            let deltaError = try #require(entry["delta_error"]?.doubleValue)
+            #expect(abs(upError - up.relativeError) < 1e-9 && abs(upError - up.predictedError) < 1e-5, "\(name) up")
+            #expect(abs(downError - down.relativeError) < 1e-9 && abs(downError - down.predictedError) < 1e-5, "\(name) down")
+            #expect(abs(deltaError - delta) < 1e-6, "\(name) ΔW \(deltaError) vs \(delta)")
+            #expect(upError > 0.01 && downError > 0.01 && deltaError > 0.01)
+        }
+        // The text output prints the same numbers.
+        let text = try runLSRConv([
+            "convert-adapter", "--from", dir.file("peft"), "--out", dir.file("lsr"), "--separation-rank", "1", "--model", Self.model, "--force",
+        ])
+        #expect(text.status == 0, "\(text.stderr)")
+        let first = printed[0]
+        let line = String(
+            format: "%.3e  %.3e  %.3e", first["up_error"]!.doubleValue!, first["down_error"]!.doubleValue!, first["delta_error"]!.doubleValue!)
+        #expect(text.stdout.contains("  \(first["name"]!.stringValue!)  \(line)\n"), "\(text.stdout)")
+    }
+
+    @Test func rsloraFoldsTheScalingIntoAlpha() throws {
+        let dir = TemporaryDirectory()
+        let lora = try writePEFT(dir.file("peft"), edit: { $0["use_rslora"] = true }, head: false)
+        let result = try runLSRConv([
+            "convert-adapter", "--from", dir.file("peft"), "--out", dir.file("lsr"), "--separation-rank", "full", "--model", Self.model,
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("α = lora_alpha·√r = 16.0"), "\(result.stdout)")
+        let set = try AdapterFile.read(dir.file("lsr"))
+        #expect(set.hyperparameters.alpha == 16)
+        let m = set.modules[0]
+        let expected = loraDelta(lora.b[m.name]!, lora.a[m.name]!, scaling: Float(Self.alpha) / Float(Self.rank).squareRoot())
+        #expect(KroneckerApproximation.relativeError(m.deltaW(scaling: set.hyperparameters.scaling).array, expected) < 1e-5)
+    }
+
+    @Test func badInputWritesNothing() throws {
+        let dir = TemporaryDirectory()
+        let missing = "base_model.model.roberta.encoder.layer.1.attention.self.value.lora_B.weight"
+        try writePEFT(dir.file("no-b"), drop: missing)
+        try writePEFT(dir.file("fan"), edit: { $0["fan_in_fan_out"] = true })
+        try writePEFT(dir.file("ok"))
+        let cases: [(arguments: [String], stderr: String)] = [
+            (
+                ["--from", dir.file("no-b"), "--separation-rank", "4"],
+                "error: \(dir.file("no-b"))/adapter_model.safetensors: tensor '\(missing)' is missing "
+                    + "(base_model.model.roberta.encoder.layer.1.attention.self.value.lora_A.weight is present)\n"
+            ),
+            (
+                ["--from", dir.file("fan"), "--separation-rank", "4"],
+                "error: \(dir.file("fan"))/adapter_config.json: adapter_config.json at /fan_in_fan_out: true is not supported "
+                    + "(factors stored transposed, as for GPT-2's Conv1D); RoBERTa's Linear layers need false\n"
+            ),
+            (
+                ["--from", dir.file("ok"), "--separation-rank", "17"],
+                "error: \(dir.file("ok")): roberta.encoder.layer.0.attention.self.query Up (lora_B): separation rank 17 is more than "
+                    + "the 16 terms a sum of [8×2] ⊗ [8×2] Kronecker products can have (min(a·b, c·d))\n"
+            ),
+        ]
+        for c in cases {
+            let result = try runLSRConv(["convert-adapter"] + c.arguments + ["--out", dir.file("out"), "--model", Self.model])
+            #expect(result.status == 1)
+            #expect(result.stderr == c.stderr)
+            #expect(result.stdout.isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: dir.file("out")))
+        }
+        // No base model: roberta-base is not a local directory.
+        let result = try runLSRConv(["convert-adapter", "--from", dir.file("ok"), "--out", dir.file("out"), "--separation-rank", "4"])
+        #expect(result.status == 1)
+        #expect(result.stderr == "error: convert-adapter needs the base model's shape: give --model DIR (base_model_name_or_path 'roberta-base' is not a local directory)\n")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("out")))
+    }
+}
