@@ -3,7 +3,7 @@
 # Everything a target needs is installed by the target itself: the Debian -dev packages
 # (`deps`, with sudo when not root) and, for the interop check, a Python venv with pinned
 # safetensors + numpy (.venv-interop/).  Override any variable on the command line, e.g.
-#   make test BUILD_DIR=.build-ci        make interop LSRCONV=.build/release/lsrconv
+#   make test BUILD_DIR=.build-ci        make interop-light LSRCONV=.build/release/lsrconv
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -37,13 +37,15 @@ TORCH_VENV := .venv-gen
 TORCH_REQUIREMENTS := Fixtures/generate/requirements.txt
 TORCH_STAMP := $(TORCH_VENV)/requirements.installed
 
-.PHONY: help deps build debug test swift-test interop venv venv-torch bench demo schemas clean distclean
+.PHONY: help deps build debug test swift-test interop interop-light venv venv-torch bench demo schemas clean distclean
 
 help:
 	@echo "make build      release build (deps first): $(RELEASE_BIN)"
 	@echo "make debug      debug build with the test bundle: $(DEBUG_BIN)"
-	@echo "make test       debug build, swift test, then the Python interop check"
-	@echo "make interop    the interop check alone (LSRCONV=path, default $(DEBUG_BIN))"
+	@echo "make test       debug build, swift test, then the light interop check (safetensors, numpy, jsonschema)"
+	@echo "make interop    light + heavy interop: transformers/PEFT load what merge/export write (venv with torch, ~6 GB)"
+	@echo "make interop-light / interop-torch  one half (LSRCONV=path, default $(DEBUG_BIN))"
+	@echo "make schemas    regenerate Sources/LSRCommands/BundledSchemas.swift from schemas/"
 	@echo "make demo       release build, then inspect + import on the bundled fixtures"
 	@echo "make bench      forward pass, lsrconv beside PyTorch (venv with torch: $(TORCH_VENV)/, ~6 GB)"
 	@echo "make deps       install missing Debian packages: $(APT_PACKAGES)"
@@ -78,7 +80,7 @@ debug: deps
 test: debug
 	@status=0; \
 	$(MAKE) --no-print-directory swift-test || status=1; \
-	$(MAKE) --no-print-directory interop LSRCONV=$(DEBUG_BIN) || status=1; \
+	$(MAKE) --no-print-directory interop-light LSRCONV=$(DEBUG_BIN) || status=1; \
 	if [ $$status -eq 0 ]; then echo "make test: all passed"; else echo "make test: FAILED (see above)"; fi; \
 	exit $$status
 
@@ -98,10 +100,23 @@ venv:
 	    cp $(INTEROP_REQUIREMENTS) $(INTEROP_STAMP); \
 	fi
 
-interop: venv
+# The light check, run by `make test` (no PyTorch): what lsrconv writes read by safetensors,
+# numpy and python-jsonschema.
+interop-light: venv
 	@test -x $(LSRCONV) || { echo "error: $(LSRCONV) not built (make debug)" >&2; exit 1; }
 	$(VENV)/bin/python Tests/interop/check_safetensors.py $(LSRCONV)
 	$(VENV)/bin/python Tests/interop/check_schemas.py $(LSRCONV)
+
+# The heavy interop check (torch, transformers, peft in $(TORCH_VENV)/): merged models through
+# from_pretrained, PEFT exports through PeftModel.from_pretrained, PEFT-made LoRA through
+# convert-adapter (Tests/interop/check_torch.py).
+.PHONY: interop-torch
+interop-torch: venv-torch
+	@test -x $(LSRCONV) || { echo "error: $(LSRCONV) not built (make debug)" >&2; exit 1; }
+	$(TORCH_VENV)/bin/python Tests/interop/check_torch.py $(LSRCONV)
+
+# Both checks (DESIGN: CI never needs PyTorch; `make interop` does).
+interop: interop-light interop-torch
 
 # The pipeline as far as it is built: read (safetensors, PyTorch, fairseq), tokenize, predict,
 # make an adapter, validate it, merge it, predict with the merged model.

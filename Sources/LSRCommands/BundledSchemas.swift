@@ -31,6 +31,8 @@ public enum BundledSchemas {
         Schema(name: "init-adapter-output", text: initAdapterOutput),
         Schema(name: "lora-conversion", text: loraConversion),
         Schema(name: "convert-adapter-output", text: convertAdapterOutput),
+        Schema(name: "delta-config", text: deltaConfig),
+        Schema(name: "export-output", text: exportOutput),
     ]
 
     /// The schema called `name` ("lsr-adapter"), also accepted with its file suffix
@@ -1646,6 +1648,286 @@ public enum BundledSchemas {
                   "minimum": 0
                 }
               }
+            }
+          }
+        }
+
+        """##
+
+    // MARK: - schemas/delta-config.schema.json
+
+    static let deltaConfig = ##"""
+        {
+          "$schema": "https://json-schema.org/draft/2020-12/schema",
+          "$id": "urn:lsrconv:schema:delta-config:1",
+          "title": "delta_config.json",
+          "description": "What `lsrconv export --format delta` writes beside delta_weights.safetensors: the dense ΔW of every module, stored under the name of the base tensor it adds to (W′ = W + ΔW per name), and the head that replaces the base head, if any.",
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "format",
+            "format_version",
+            "kind",
+            "rank",
+            "alpha",
+            "scaling",
+            "file",
+            "base_model",
+            "modules",
+            "head"
+          ],
+          "properties": {
+            "format": {
+              "description": "Always lsrconv-delta.",
+              "const": "lsrconv-delta"
+            },
+            "format_version": {
+              "description": "Version of this layout.",
+              "const": 1
+            },
+            "kind": {
+              "description": "The adapter kind the deltas came from.",
+              "enum": [
+                "lsr",
+                "lora"
+              ]
+            },
+            "rank": {
+              "description": "r.",
+              "type": "integer",
+              "minimum": 1
+            },
+            "alpha": {
+              "description": "α.",
+              "type": "number"
+            },
+            "scaling": {
+              "description": "α/r, already applied to the stored ΔW.",
+              "type": "number"
+            },
+            "file": {
+              "description": "The safetensors file holding the deltas.",
+              "const": "delta_weights.safetensors"
+            },
+            "base_model": {
+              "description": "The RoBERTa model the adapter was made for: the sizes that must match to apply it, and its weight files.",
+              "type": "object",
+              "required": [
+                "model_type",
+                "hidden_size",
+                "num_hidden_layers",
+                "num_attention_heads",
+                "intermediate_size",
+                "vocab_size",
+                "weights"
+              ],
+              "properties": {
+                "model_type": {
+                  "description": "Always roberta.",
+                  "const": "roberta"
+                },
+                "hidden_size": {
+                  "description": "config.json hidden_size.",
+                  "type": "integer",
+                  "minimum": 1
+                },
+                "num_hidden_layers": {
+                  "description": "config.json num_hidden_layers.",
+                  "type": "integer",
+                  "minimum": 1
+                },
+                "num_attention_heads": {
+                  "description": "config.json num_attention_heads.",
+                  "type": "integer",
+                  "minimum": 1
+                },
+                "intermediate_size": {
+                  "description": "config.json intermediate_size.",
+                  "type": "integer",
+                  "minimum": 1
+                },
+                "vocab_size": {
+                  "description": "config.json vocab_size.",
+                  "type": "integer",
+                  "minimum": 1
+                },
+                "weights": {
+                  "description": "The base model's weight files when the adapter was made (empty when unknown); a model whose files hash otherwise is another model or another version.",
+                  "type": "array",
+                  "items": {
+                    "description": "One weight file.",
+                    "type": "object",
+                    "required": [
+                      "file",
+                      "sha256"
+                    ],
+                    "properties": {
+                      "file": {
+                        "description": "The file's name inside the model directory (no directory part).",
+                        "type": "string",
+                        "pattern": "^[^/\\\\]+$"
+                      },
+                      "sha256": {
+                        "description": "SHA-256 of the whole file, 64 lowercase hex digits.",
+                        "type": "string",
+                        "pattern": "^[0-9a-f]{64}$"
+                      }
+                    },
+                    "additionalProperties": false
+                  }
+                }
+              },
+              "additionalProperties": false
+            },
+            "modules": {
+              "description": "One entry per delta.",
+              "type": "array",
+              "items": {
+                "type": "object",
+                "additionalProperties": false,
+                "required": [
+                  "name",
+                  "tensor",
+                  "shape"
+                ],
+                "properties": {
+                  "name": {
+                    "description": "transformers' module path.",
+                    "type": "string"
+                  },
+                  "tensor": {
+                    "description": "Name of ΔW in delta_weights.safetensors, equal to the base weight's name.",
+                    "type": "string"
+                  },
+                  "shape": {
+                    "description": "[out, in].",
+                    "type": "array",
+                    "items": {
+                      "type": "integer",
+                      "minimum": 1
+                    },
+                    "minItems": 2,
+                    "maxItems": 2
+                  }
+                }
+              }
+            },
+            "head": {
+              "description": "The trained head (in head.safetensors), replacing the base's tensors; null when none.",
+              "oneOf": [
+                {
+                  "type": "null"
+                },
+                {
+                  "type": "object",
+                  "additionalProperties": false,
+                  "required": [
+                    "file",
+                    "id2label",
+                    "tensors"
+                  ],
+                  "properties": {
+                    "file": {
+                      "description": "The head's safetensors file.",
+                      "const": "head.safetensors"
+                    },
+                    "id2label": {
+                      "description": "Label names by id.",
+                      "type": "object",
+                      "additionalProperties": {
+                        "type": "string"
+                      }
+                    },
+                    "tensors": {
+                      "description": "The head tensors.",
+                      "type": "array",
+                      "items": {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": [
+                          "tensor",
+                          "shape"
+                        ],
+                        "properties": {
+                          "tensor": {
+                            "description": "Tensor name (transformers' name, e.g. classifier.dense.weight).",
+                            "type": "string"
+                          },
+                          "shape": {
+                            "description": "Its shape.",
+                            "type": "array",
+                            "items": {
+                              "type": "integer",
+                              "minimum": 0
+                            }
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              ]
+            }
+          }
+        }
+
+        """##
+
+    // MARK: - schemas/export-output.schema.json
+
+    static let exportOutput = ##"""
+        {
+          "$schema": "https://json-schema.org/draft/2020-12/schema",
+          "$id": "urn:lsrconv:schema:export-output:1",
+          "title": "lsrconv export --json",
+          "description": "What `lsrconv export --json` prints.",
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "adapter",
+            "format",
+            "output",
+            "files",
+            "modules",
+            "head"
+          ],
+          "properties": {
+            "adapter": {
+              "description": "The --adapter directory.",
+              "type": "string"
+            },
+            "format": {
+              "description": "The --format exported.",
+              "enum": [
+                "peft-lora",
+                "delta",
+                "lsr"
+              ]
+            },
+            "output": {
+              "description": "The directory written.",
+              "type": "string"
+            },
+            "files": {
+              "description": "Files written in it.",
+              "type": "array",
+              "items": {
+                "type": "string"
+              }
+            },
+            "modules": {
+              "description": "Modules exported.",
+              "type": "array",
+              "items": {
+                "type": "string"
+              }
+            },
+            "head": {
+              "description": "Where the head came from (the adapter's, the base model's with --model), or null when none is written.",
+              "type": [
+                "string",
+                "null"
+              ]
             }
           }
         }

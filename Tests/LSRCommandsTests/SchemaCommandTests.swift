@@ -12,6 +12,7 @@ import Testing
     static let names = [
         "lsr-adapter", "lsr-merge", "inspect-output", "import-output", "predict-output", "predict-line", "tokenize-output",
         "validate-output", "merge-output", "init-adapter-output", "lora-conversion", "convert-adapter-output",
+        "delta-config", "export-output",
     ]
 
     @Test func bundledTextsAreTheFiles() throws {
@@ -87,7 +88,8 @@ import Testing
         #expect(
             result.stderr
                 == "error: no bundled schema 'lora': the schemas are lsr-adapter, lsr-merge, inspect-output, import-output, predict-output, predict-line, "
-                + "tokenize-output, validate-output, merge-output, init-adapter-output, lora-conversion, convert-adapter-output\n"
+                + "tokenize-output, validate-output, merge-output, init-adapter-output, lora-conversion, convert-adapter-output, "
+                + "delta-config, export-output\n"
         )
     }
 
@@ -132,6 +134,10 @@ import Testing
         #expect(try violations(String(decoding: readFile(dir.file("a/adapter_config.json")), as: UTF8.self), "lsr-adapter") == [])
         try output(of: ["merge", "--model", model, "--adapter", dir.file("a"), "--out", dir.file("m"), "--json"], follows: "merge-output")
         #expect(try violations(String(decoding: readFile(dir.file("m/lsr_merge.json")), as: UTF8.self), "lsr-merge") == [])
+        for format in ["delta", "peft-lora", "lsr"] {
+            try output(of: ["export", "--adapter", dir.file("a"), "--format", format, "--out", dir.file(format), "--json"], follows: "export-output")
+        }
+        #expect(try violations(String(decoding: readFile(dir.file("delta/delta_config.json")), as: UTF8.self), "delta-config") == [])
     }
 
     @Test func predictAndTokenizeOutputs() throws {
