@@ -46,17 +46,8 @@ struct ConvertAdapter: ParsableCommand {
 
     func run() throws {
         var options = LoRAConversion.Options(separationRank: 0)
-        if factors != "auto" {
-            let parts = factors.split(separator: ",").map(String.init)
-            guard (1...2).contains(parts.count), let o = FactorSplit(text: parts[0]), let i = FactorSplit(text: parts.last!) else {
-                throw CommandFailure(message: "--factors '\(factors)' is not auto, AxB or AxB,CxD")
-            }
-            (options.outSplit, options.inSplit) = (o, i)
-        }
-        if let rankSplit {
-            guard let split = FactorSplit(text: rankSplit) else { throw CommandFailure(message: "--rank-split '\(rankSplit)' is not AxB") }
-            options.rankSplit = split
-        }
+        if let splits = try SplitOptions.factors(factors) { (options.outSplit, options.inSplit) = (splits.out, splits.in) }
+        options.rankSplit = try SplitOptions.rank(rankSplit)
         let lora = try reporting(path: from) { try LoRAConversion.read(from) }
         if separationRank == "full" {
             options.separationRank = LoRAConversion.fullSeparationRank(lora, options: options)

@@ -67,17 +67,8 @@ struct InitAdapter: ParsableCommand {
         options.separationRank = separationRank
         options.alpha = alpha
         options.seed = seed
-        if factors != "auto" {
-            let parts = factors.split(separator: ",").map(String.init)
-            guard (1...2).contains(parts.count), let o = FactorSplit(text: parts[0]), let i = FactorSplit(text: parts.last!) else {
-                throw CommandFailure(message: "--factors '\(factors)' is not auto, AxB or AxB,CxD")
-            }
-            (options.outSplit, options.inSplit) = (o, i)
-        }
-        if let rankSplit {
-            guard let split = FactorSplit(text: rankSplit) else { throw CommandFailure(message: "--rank-split '\(rankSplit)' is not AxB") }
-            options.rankSplit = split
-        }
+        if let splits = try SplitOptions.factors(factors) { (options.outSplit, options.inSplit) = (splits.out, splits.in) }
+        options.rankSplit = try SplitOptions.rank(rankSplit)
         let set = try reporting(path: model) { () throws -> AdapterSet in
             let archive = try Checkpoint.open(model)
             let checkpoint = try RobertaCheckpoint(archive)

@@ -14,12 +14,6 @@ import Testing
     let reference: TensorArchive
     init() throws { reference = try Checkpoint.open(TestPaths.fixture("reference/adapted.safetensors")) }
 
-    func floats(_ archive: TensorArchive, _ name: String) throws -> [Float] {
-        let t = try #require(archive[name])
-        let out = FloatBuffer(count: t.elementCount)
-        try DTypeConversion.toFloat(t.bytes.buffer, dtype: t.dtype, into: out.buffer)
-        return out.array
-    }
 
     func maxDifference(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) } }
 

@@ -15,12 +15,6 @@ import Testing
     static let model = TestPaths.fixture("tiny-roberta")
     static let modules = (0..<2).flatMap { l in ["query", "value"].map { "roberta.encoder.layer.\(l).attention.self.\($0)" } }
 
-    func floats(_ archive: TensorArchive, _ name: String) throws -> [Float] {
-        let t = try #require(archive[name], "\(name) missing")
-        let out = FloatBuffer(count: t.elementCount)
-        try DTypeConversion.toFloat(t.bytes.buffer, dtype: t.dtype, into: out.buffer)
-        return out.array
-    }
 
     func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
         a.count == b.count ? zip(a, b).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) } : .infinity

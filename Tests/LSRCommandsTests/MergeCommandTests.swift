@@ -13,12 +13,6 @@ import Testing
     static let adapter = TestPaths.fixture("reference/adapter")
     static let model = TestPaths.fixture("tiny-roberta")
 
-    func floats(_ archive: TensorArchive, _ name: String) throws -> [Float] {
-        let t = try #require(archive[name])
-        let out = FloatBuffer(count: t.elementCount)
-        try DTypeConversion.toFloat(t.bytes.buffer, dtype: t.dtype, into: out.buffer)
-        return out.array
-    }
 
     @Test func mergedModelGivesTheAdaptedLogits() throws {
         let dir = TemporaryDirectory()

@@ -116,3 +116,15 @@ public func tensorDifferences(_ a: String, _ b: String) throws -> [String] {
     }
     return differences
 }
+
+/// Tensor `name` of `archive` as f32 values (any float dtype converted), for comparisons.
+public func floats(_ archive: TensorArchive, _ name: String) throws -> [Float] {
+    guard let t = archive[name] else { throw TestSupportError.missingTensor(name) }
+    var out = [Float](repeating: 0, count: t.elementCount)
+    try out.withUnsafeMutableBufferPointer { try DTypeConversion.toFloat(t.bytes.buffer, dtype: t.dtype, into: $0) }
+    return out
+}
+
+public enum TestSupportError: Error, Equatable {
+    case missingTensor(String)
+}
