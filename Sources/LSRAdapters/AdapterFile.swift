@@ -24,6 +24,8 @@ public enum AdapterFile {
         case productMismatch(pointer: String, reason: String)
         case nonFinite(tensor: String, index: Int)
         case unsupportedDType(tensor: String, dtype: DType)
+        /// More than one problem with the tensors, in config order then file order.
+        indirect case several([Error])
 
         public var description: String {
             switch self {
@@ -34,6 +36,7 @@ public enum AdapterFile {
             case .productMismatch(let p, let r): "\(AdapterFile.configName) at \(p): \(r)"
             case .nonFinite(let t, let i): "tensor '\(t)' holds a NaN or infinity at element \(i)"
             case .unsupportedDType(let t, let d): "tensor '\(t)' has dtype \(d.rawValue), expected a floating-point dtype"
+            case .several(let all): "\(all.count) problems: " + all.map(\.description).joined(separator: "; ")
             }
         }
     }

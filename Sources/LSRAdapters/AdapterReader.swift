@@ -66,21 +66,33 @@ extension AdapterFile {
             weights: weights)
 
         var named = Set<String>()
+        // Problems with the tensors themselves are gathered, not thrown at the first, so that
+        // `validate` can list them all; a config whose structure is wrong stops at once.
+        var tensorProblems: [Error] = []
         func load(_ entry: Reader, _ expected: [Int]) throws(Error) -> FloatBuffer {
             let name = try entry.string("tensor")
             let shape = try entry.shape("shape")
             guard shape == expected else {
                 throw .productMismatch(pointer: entry.pointer + "/shape", reason: "shape \(shape) does not fit the module: expected \(expected)")
             }
-            guard let tensor = archive[name] else { throw .missingTensor(name, pointer: entry.pointer + "/tensor") }
-            guard tensor.shape == shape else { throw .shapeMismatch(tensor: name, config: shape, file: tensor.shape) }
-            guard tensor.dtype.isFloatingPoint, tensor.dtype.convertsToFloat else { throw .unsupportedDType(tensor: name, dtype: tensor.dtype) }
-            let values = FloatBuffer(count: tensor.elementCount)
-            do { try DTypeConversion.toFloat(tensor.bytes.buffer, dtype: tensor.dtype, into: values.buffer) } catch {
-                throw .unsupportedDType(tensor: name, dtype: tensor.dtype)
-            }
-            if let bad = values.buffer.firstIndex(where: { !$0.isFinite }) { throw .nonFinite(tensor: name, index: bad) }
             named.insert(name)
+            let placeholder = FloatBuffer(count: expected.reduce(1, *))
+            guard let tensor = archive[name] else {
+                tensorProblems.append(.missingTensor(name, pointer: entry.pointer + "/tensor"))
+                return placeholder
+            }
+            guard tensor.shape == shape else {
+                tensorProblems.append(.shapeMismatch(tensor: name, config: shape, file: tensor.shape))
+                return placeholder
+            }
+            let values = FloatBuffer(count: tensor.elementCount)
+            guard tensor.dtype.isFloatingPoint, tensor.dtype.convertsToFloat,
+                (try? DTypeConversion.toFloat(tensor.bytes.buffer, dtype: tensor.dtype, into: values.buffer)) != nil
+            else {
+                tensorProblems.append(.unsupportedDType(tensor: name, dtype: tensor.dtype))
+                return placeholder
+            }
+            if let bad = values.buffer.firstIndex(where: { !$0.isFinite }) { tensorProblems.append(.nonFinite(tensor: name, index: bad)) }
             return values
         }
 
@@ -137,7 +149,9 @@ extension AdapterFile {
             }
             head = AdapterSet.Head(tensors: tensors, id2label: labels)
         }
-        if let extra = archive.names.first(where: { !named.contains($0) }) { throw .unlistedTensor(extra) }
+        for extra in archive.names where !named.contains(extra) { tensorProblems.append(.unlistedTensor(extra)) }
+        if tensorProblems.count == 1 { throw tensorProblems[0] }
+        if tensorProblems.count > 1 { throw .several(tensorProblems) }
         let hyper = AdapterSet.Hyperparameters(
             kind: kind, rank: rank, separationRank: separation, alpha: alpha, rankSplit: rankSplit, targets: targets,
             trainableScales: trainableScales)

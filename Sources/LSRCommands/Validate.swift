@@ -75,13 +75,22 @@ struct Validate: ParsableCommand {
         report.problems += try compile(adapterSchema.document, source: adapterSchema.fileName).validate(config).map(Problem.init)
         guard report.problems.isEmpty else { return report }
 
-        do { _ = try AdapterFile.read(directory) } catch { report.problems.append(Self.tensorProblem(error, directory: directory)) }
+        do { _ = try AdapterFile.read(directory) } catch { report.problems += Self.tensorProblems(error, directory: directory) }
 
         if let model { try checkBaseModel(config, model: model, into: &report) }
         return report
     }
 
-    /// A problem from `AdapterFile.read`, located by the tensor or pointer its error names.
+    /// The problems `AdapterFile.read` reports (it gathers every tensor problem), each located
+    /// by the tensor or pointer its error names.
+    static func tensorProblems(_ error: any Error, directory: String) -> [Problem] {
+        if let context = error as? FileContextError, case .several(let all)? = context.underlying as? AdapterFile.Error {
+            return all.map { tensorProblem(FileContextError(path: context.path, underlying: $0), directory: directory) }
+        }
+        return [tensorProblem(error, directory: directory)]
+    }
+
+    /// One problem from `AdapterFile.read`, located by the tensor or pointer its error names.
     static func tensorProblem(_ error: any Error, directory: String) -> Problem {
         var underlying = error
         var file = AdapterFile.weightsName
@@ -103,6 +112,8 @@ struct Validate: ParsableCommand {
                 return Problem(location: tensor, message: "holds a NaN or infinity at element \(index)")
             case .unsupportedDType(let tensor, let dtype):
                 return Problem(location: tensor, message: "has dtype \(dtype.rawValue), expected a floating-point dtype")
+            case .several:
+                return Problem(location: file, message: "\(adapterError)")  // unpacked by tensorProblems
             }
         }
         // Other errors (no file, a malformed safetensors file) may start with the file's path.

@@ -178,6 +178,30 @@ import Testing
         }
     }
 
+    /// Every tensor problem is listed, not only the first: the four spoilings above at once.
+    @Test func everyTensorProblemIsListed() throws {
+        let q0 = Self.q0
+        let dir = TemporaryDirectory()
+        let path = try adapter(in: dir, tensors: { outputs in
+            outputs.removeAll { $0.name == "\(q0).lsr_down.right" }
+            var extra = outputs[0]
+            extra.name = "stray.weight"
+            outputs.append(extra)
+            let i = outputs.firstIndex { $0.name == "\(q0).lsr_up.scales" }!
+            outputs[i].source = TensorBytes(owning: [Float(1), .nan, 1].withUnsafeBytes { [UInt8]($0) })
+            let j = outputs.firstIndex { $0.name == "\(q0).lsr_up.left" }!
+            outputs[j].shape = [3, 2, 4]
+        })
+        #expect(
+            try problems(path) == [
+                "\(q0).lsr_up.left: has shape [3, 2, 4] in adapter_model.safetensors, the config says [3, 4, 2]",
+                "\(q0).lsr_up.scales: holds a NaN or infinity at element 1",
+                "\(q0).lsr_down.right: missing from adapter_model.safetensors (named at /modules/0/down/right/tensor)",
+                "stray.weight: in adapter_model.safetensors but not named in adapter_config.json",
+                "invalid: 4 problems",
+            ])
+    }
+
     /// What the schema cannot say: factor splits whose product is not the module's size.
     @Test func productsAreChecked() throws {
         let dir = TemporaryDirectory()
