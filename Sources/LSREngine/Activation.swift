@@ -60,3 +60,45 @@ public enum Activation: String, Sendable, CaseIterable {
         }
     }
 }
+
+extension Activation {
+    /// dx += dy·f′(x) over `count` values; `y` = f(x) (tanh's derivative is 1 − y²).
+    /// GELU: f′(x) = Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π); its tanh form as torch's
+    /// gelu_backward(approximate='tanh').
+    public func backward(
+        _ x: UnsafePointer<Float>, y: UnsafePointer<Float>, dy: UnsafePointer<Float>, count: Int, dx: UnsafeMutablePointer<Float>
+    ) {
+        Parallel.forEach(count, grain: 1 << 14) { range in
+            switch self {
+            case .gelu:
+                var i = range.lowerBound
+                while i < range.upperBound {
+                    let n = min(8, range.upperBound - i)
+                    var v = VectorMath.Vector(repeating: 0)
+                    var g = VectorMath.Vector(repeating: 0)
+                    for j in 0..<n {
+                        v[j] = x[i + j]
+                        g[j] = dy[i + j]
+                    }
+                    let cdf = 0.5 * (1 + VectorMath.erf(v * 0.707_106_781_186_547_5))
+                    let pdf = VectorMath.exp(-0.5 * v * v) * 0.398_942_280_401_432_7
+                    let d = g * (cdf + v * pdf)
+                    for j in 0..<n { dx[i + j] += d[j] }
+                    i += n
+                }
+            case .geluTanh:
+                for i in range {
+                    let v = x[i]
+                    let inner = 0.797_884_560_802_865_4 * (v + 0.044715 * v * v * v)
+                    let t = tanhf(inner)
+                    let dInner = 0.797_884_560_802_865_4 * (1 + 3 * 0.044715 * v * v)
+                    dx[i] += dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * dInner)
+                }
+            case .relu:
+                for i in range where x[i] > 0 { dx[i] += dy[i] }
+            case .tanh:
+                for i in range { dx[i] += dy[i] * (1 - y[i] * y[i]) }
+            }
+        }
+    }
+}

@@ -50,6 +50,44 @@ public enum Attention {
         }
     }
 
+    /// Gradients of `forward` given dcontext [B·T, C], the qkv it read and the probs it kept:
+    /// per (b, h), with O = P·V and P = softmax(S), S = scale·Q·Kᵀ,
+    ///   dV = Pᵀ·dO,  dP = dO·Vᵀ,  dS = P∘(dP − rowsum(dP∘P))·scale,  dQ = dS·K,  dK = dSᵀ·Q,
+    /// written (accumulated) into dqkv [B·T, 3C] at the query, key and value columns of the head.
+    /// Masked keys have P = 0, hence dS = 0: no gradient flows to padding. `scratch` holds
+    /// dP/dS, B·H·T·T floats (the caller's, reused across steps).
+    public static func backward(
+        qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>, dcontext: UnsafePointer<Float>, shape: AttentionShape,
+        scratch: UnsafeMutablePointer<Float>, dqkv: UnsafeMutablePointer<Float>
+    ) {
+        let (t, h, d, c) = (shape.length, shape.heads, shape.headDim, shape.width)
+        let scale = 1 / Float(d).squareRoot()
+        BLAS.singleThreaded {
+            Parallel.forEach(shape.batch * h, grain: 1) { range in
+                for bh in range {
+                    let (b, head) = (bh / h, bh % h)
+                    let q = qkv + b * t * 3 * c + head * d
+                    let (k, v) = (q + c, q + 2 * c)
+                    let dq = dqkv + b * t * 3 * c + head * d
+                    let (dk, dv) = (dq + c, dq + 2 * c)
+                    let p = probs + bh * t * t
+                    let dp = scratch + bh * t * t
+                    let dO = dcontext + b * t * c + head * d
+                    BLAS.gemm(transposeA: true, m: t, n: d, k: t, a: p, lda: t, b: dO, ldb: c, beta: 1, c: dv, ldc: 3 * c)
+                    BLAS.gemm(transposeB: true, m: t, n: t, k: d, a: dO, lda: c, b: v, ldb: 3 * c, c: dp, ldc: t)
+                    for i in 0..<t {
+                        let (pr, dr) = (p + i * t, dp + i * t)
+                        var dot: Float = 0
+                        for j in 0..<t { dot += pr[j] * dr[j] }
+                        for j in 0..<t { dr[j] = pr[j] * (dr[j] - dot) * scale }
+                    }
+                    BLAS.gemm(m: t, n: d, k: t, a: dp, lda: t, b: k, ldb: 3 * c, beta: 1, c: dq, ldc: 3 * c)
+                    BLAS.gemm(transposeA: true, m: t, n: d, k: t, a: dp, lda: t, b: q, ldb: 3 * c, beta: 1, c: dk, ldc: 3 * c)
+                }
+            }
+        }
+    }
+
     /// Row-wise softmax in place over the unmasked columns; masked columns become 0.
     @inline(__always)
     static func softmaxRows(_ s: UnsafeMutablePointer<Float>, rows: Int, columns: Int, keyMask: UnsafePointer<Float>) {

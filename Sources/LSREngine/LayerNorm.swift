@@ -45,4 +45,45 @@ public struct LayerNorm: @unchecked Sendable {
             }
         }
     }
+
+    /// Gradients given dy [N, C], the input x and the row statistics the forward pass saved:
+    /// with x̂ = (x − mean)·rstd and g = dy∘γ,
+    ///   dx = rstd·(g − mean(g) − x̂·mean(g∘x̂)),  dγ += Σ_rows dy∘x̂,  dβ += Σ_rows dy
+    /// (llm.c layernorm_backward; dx accumulates).
+    public func backward(
+        _ x: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, dy: UnsafePointer<Float>, rows: Int,
+        dx: UnsafeMutablePointer<Float>, dGamma: UnsafeMutablePointer<Float>? = nil, dBeta: UnsafeMutablePointer<Float>? = nil
+    ) {
+        let c = width
+        let gamma = weight.pointer
+        Parallel.forEach(rows, grain: 16) { range in
+            for r in range {
+                let (row, grad, out) = (x + r * c, dy + r * c, dx + r * c)
+                let (mu, inv) = (mean[r], rstd[r])
+                var meanG: Float = 0
+                var meanGX: Float = 0
+                for i in 0..<c {
+                    let g = grad[i] * gamma[i]
+                    meanG += g
+                    meanGX += g * (row[i] - mu) * inv
+                }
+                meanG /= Float(c)
+                meanGX /= Float(c)
+                for i in 0..<c {
+                    let xhat = (row[i] - mu) * inv
+                    out[i] += inv * (grad[i] * gamma[i] - meanG - xhat * meanGX)
+                }
+            }
+        }
+        // Parameter gradients sum over rows: one pass, not split (rows would race on them).
+        if dGamma != nil || dBeta != nil {
+            for r in 0..<rows {
+                for i in 0..<c {
+                    let g = dy[r * c + i]
+                    dGamma?[i] += g * (x[r * c + i] - mean[r]) * rstd[r]
+                    dBeta?[i] += g
+                }
+            }
+        }
+    }
 }
