@@ -35,6 +35,9 @@ loss = torch.nn.MSELoss (mean over the batch) against targets:
 
 Inputs are randn(seed 0) in float64, rounded to float32; the references are computed in float64
 from those float32 values with autograd, then stored as float32.
+Adapter term of a Linear, y = scaling·(x·Downᵀ)·Upᵀ, scaling 2 (drawn after everything above):
+  lowrank.x [5, 6], lowrank.up [4, 2], lowrank.down [2, 6], lowrank.dy [5, 4], lowrank.y [5, 4]
+  lowrank.dx [5, 6], lowrank.dup [4, 2], lowrank.ddown [2, 6]
 """
 import math
 from pathlib import Path
@@ -128,6 +131,16 @@ def main():
     out.update({"head.reg.pred": pred.detach(), "head.reg.loss": loss.detach().reshape(1), "head.reg.dx": x.grad,
                 "head.reg.out.dw": ow.grad, "head.reg.out.db": ob.grad,
                 "head.reg.dense.dw": dw.grad, "head.reg.dense.db": db.grad})
+
+    # 7. The adapter term of a Linear (drawn last, so the tensors above keep their values):
+    #    y = scaling·(x·Downᵀ)·Upᵀ with x [5, 6], Down [2, 6], Up [4, 2], scaling 2.
+    x = leaf("lowrank.x", rnd(5, 6))
+    up, down = leaf("lowrank.up", rnd(4, 2, scale=0.5)), leaf("lowrank.down", rnd(2, 6, scale=0.5))
+    dy = rnd(4 * 5).reshape(5, 4)
+    out["lowrank.dy"] = dy
+    y = 2.0 * (x @ down.T) @ up.T
+    (y * dy).sum().backward()
+    out.update({"lowrank.y": y.detach(), "lowrank.dx": x.grad, "lowrank.dup": up.grad, "lowrank.ddown": down.grad})
 
     out = {k: (v if v.dtype == torch.int64 else v.detach().float()).contiguous() for k, v in out.items()}
     OUT.mkdir(parents=True, exist_ok=True)

@@ -101,4 +101,18 @@ import Testing
             try expectClose(dDenseB, regression ? "head.reg.dense.db" : "head.dense.db")
         }
     }
+
+    /// The adapter term of a Linear: forward y = 2·(x·Downᵀ)·Upᵀ and its gradients.
+    @Test func lowRankDelta() throws {
+        let delta = LowRankDelta(up: try buffer("lowrank.up"), down: try buffer("lowrank.down"), outFeatures: 4, inFeatures: 6, rank: 2, scaling: 2)
+        let (x, dy) = (try buffer("lowrank.x"), try buffer("lowrank.dy"))
+        let y = FloatBuffer(count: 20)
+        delta.forward(x.pointer, rows: 5, into: y.pointer, ldy: 4)
+        try expectClose(y, "lowrank.y")
+        let (dUp, dDown, dx) = (FloatBuffer(count: 8), FloatBuffer(count: 12), FloatBuffer(count: 30))
+        delta.backward(x.pointer, dy: dy.pointer, ldy: 4, rows: 5, dUp: dUp.pointer, dDown: dDown.pointer, dx: dx.pointer)
+        try expectClose(dUp, "lowrank.dup")
+        try expectClose(dDown, "lowrank.ddown")
+        try expectClose(dx, "lowrank.dx")
+    }
 }
