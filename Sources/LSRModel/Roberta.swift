@@ -102,14 +102,16 @@ public final class RobertaModel: @unchecked Sendable {
 
     /// One forward pass. `workspace` is reused when its shape matches the batch (no allocation
     /// in steady state); pass the one returned last time.
-    public func forward(_ batch: TokenBatch, workspace: RobertaWorkspace? = nil) throws(Error) -> RobertaWorkspace {
+    /// `keepActivations`: keep every layer's activations for `backward` (training).
+    public func forward(_ batch: TokenBatch, workspace: RobertaWorkspace? = nil, keepActivations: Bool = false) throws(Error) -> RobertaWorkspace {
         try validate(batch)
         let (b, t, c) = (batch.batch, batch.length, config.hiddenSize)
         let n = b * t
         let shape = AttentionShape(batch: b, length: t, heads: config.numAttentionHeads, headDim: c / config.numAttentionHeads)
         let labels = weights.labelCount ?? 0
-        let ws = workspace?.fits(shape: shape, config: config, labels: labels) == true
-            ? workspace! : RobertaWorkspace(shape: shape, config: config, labels: labels)
+        let ws = workspace?.fits(shape: shape, config: config, labels: labels, keepsActivations: keepActivations) == true
+            ? workspace!
+            : RobertaWorkspace(shape: shape, config: config, labels: labels, layers: weights.layers.count, keepsActivations: keepActivations)
 
         // Embeddings, then LayerNorm: hidden [N, C].
         let positions = Embedding.positionIds(batch.ids, batch: b, length: t, padId: Int32(config.padTokenId))
@@ -145,23 +147,27 @@ public final class RobertaModel: @unchecked Sendable {
         let c = config.hiddenSize
         let f = config.intermediateSize
         let deltas = adapters[index]
-        layer.queryKeyValue.forward(ws.hidden.pointer, rows: n, into: ws.qkv.pointer)  // [N, 3C]
+        let a = ws.layers[index]
+        if ws.keepsActivations { a.input.pointer.update(from: ws.hidden.pointer, count: n * c) }
+        let x = ws.keepsActivations ? a.input.pointer : ws.hidden.pointer  // [N, C], read until the first residual
+        layer.queryKeyValue.forward(x, rows: n, into: a.qkv.pointer)  // [N, 3C]
         // Adapters on query/key/value add into their column block of the fused output.
         for (linear, offset) in [(AdaptedLinear.query, 0), (.key, c), (.value, 2 * c)] {
-            deltas[linear]?.forward(ws.hidden.pointer, rows: n, into: ws.qkv.pointer + offset, ldy: 3 * c)
+            deltas[linear]?.forward(x, rows: n, into: a.qkv.pointer + offset, ldy: 3 * c)
         }
-        Attention.forward(qkv: ws.qkv.pointer, keyMask: ws.keyMask.pointer, shape: shape, probs: ws.probs.pointer, context: ws.context.pointer)
-        layer.attentionOutput.forward(ws.context.pointer, rows: n, into: ws.attended.pointer)  // [N, C]
-        deltas[.attentionOutput]?.forward(ws.context.pointer, rows: n, into: ws.attended.pointer, ldy: c)
-        Elementwise.add(ws.hidden.pointer, into: ws.attended.pointer, count: n * c)
-        layer.attentionNorm.forward(ws.attended.pointer, rows: n, into: ws.attended.pointer)
-        layer.intermediate.forward(ws.attended.pointer, rows: n, into: ws.intermediate.pointer)  // [N, F]
-        deltas[.intermediate]?.forward(ws.attended.pointer, rows: n, into: ws.intermediate.pointer, ldy: f)
-        activation.forward(ws.intermediate.pointer, count: n * f, into: ws.intermediate.pointer)
-        layer.output.forward(ws.intermediate.pointer, rows: n, into: ws.hidden.pointer)  // [N, C]
-        deltas[.output]?.forward(ws.intermediate.pointer, rows: n, into: ws.hidden.pointer, ldy: c)
-        Elementwise.add(ws.attended.pointer, into: ws.hidden.pointer, count: n * c)
-        layer.outputNorm.forward(ws.hidden.pointer, rows: n, into: ws.hidden.pointer)
+        Attention.forward(qkv: a.qkv.pointer, keyMask: ws.keyMask.pointer, shape: shape, probs: a.probs.pointer, context: a.context.pointer)
+        layer.attentionOutput.forward(a.context.pointer, rows: n, into: a.attentionSum.pointer)  // [N, C]
+        deltas[.attentionOutput]?.forward(a.context.pointer, rows: n, into: a.attentionSum.pointer, ldy: c)
+        Elementwise.add(x, into: a.attentionSum.pointer, count: n * c)
+        layer.attentionNorm.forward(
+            a.attentionSum.pointer, rows: n, into: a.attended.pointer, mean: a.attentionMean.pointer, rstd: a.attentionRstd.pointer)
+        layer.intermediate.forward(a.attended.pointer, rows: n, into: a.intermediate.pointer)  // [N, F]
+        deltas[.intermediate]?.forward(a.attended.pointer, rows: n, into: a.intermediate.pointer, ldy: f)
+        activation.forward(a.intermediate.pointer, count: n * f, into: a.activated.pointer)
+        layer.output.forward(a.activated.pointer, rows: n, into: a.outputSum.pointer)  // [N, C]
+        deltas[.output]?.forward(a.activated.pointer, rows: n, into: a.outputSum.pointer, ldy: c)
+        Elementwise.add(a.attended.pointer, into: a.outputSum.pointer, count: n * c)
+        layer.outputNorm.forward(a.outputSum.pointer, rows: n, into: ws.hidden.pointer, mean: a.outputMean.pointer, rstd: a.outputRstd.pointer)
     }
 
     private func validate(_ batch: TokenBatch) throws(Error) {
@@ -202,42 +208,78 @@ public struct TokenBatch: Sendable {
     }
 }
 
-/// Buffers for one batch shape, allocated once and reused while the shape stays the same.
+/// What one encoder layer computes, kept for the backward pass (shapes per field).
+public final class LayerActivations: @unchecked Sendable {
+    let input: FloatBuffer  // [N, C]: the layer's input (training only; inference reads ws.hidden)
+    let qkv: FloatBuffer  // [N, 3C]
+    let probs: FloatBuffer  // [B, H, T, T]
+    let context: FloatBuffer  // [N, C]
+    let attentionSum: FloatBuffer  // [N, C]: dense(context) + input, before LayerNorm
+    let attentionMean: FloatBuffer  // [N]
+    let attentionRstd: FloatBuffer  // [N]
+    let attended: FloatBuffer  // [N, C]: attention block output
+    let intermediate: FloatBuffer  // [N, F]: before the activation
+    let activated: FloatBuffer  // [N, F]: after it
+    let outputSum: FloatBuffer  // [N, C]: output(activated) + attended, before LayerNorm
+    let outputMean: FloatBuffer  // [N]
+    let outputRstd: FloatBuffer  // [N]
+
+    init(shape: AttentionShape, hidden c: Int, intermediate f: Int, keepsInput: Bool) {
+        let n = shape.batch * shape.length
+        input = FloatBuffer(count: keepsInput ? n * c : 0)
+        qkv = FloatBuffer(count: n * 3 * c)
+        probs = FloatBuffer(count: shape.probsCount)
+        context = FloatBuffer(count: n * c)
+        attentionSum = FloatBuffer(count: n * c)
+        attentionMean = FloatBuffer(count: n)
+        attentionRstd = FloatBuffer(count: n)
+        attended = FloatBuffer(count: n * c)
+        intermediate = FloatBuffer(count: n * f)
+        activated = FloatBuffer(count: n * f)
+        outputSum = FloatBuffer(count: n * c)
+        outputMean = FloatBuffer(count: n)
+        outputRstd = FloatBuffer(count: n)
+    }
+}
+
+/// Buffers for one batch shape, allocated once and reused while the shape stays the same. For
+/// inference every layer shares one set of activations; for training (`keepsActivations`) each
+/// layer has its own, which the backward pass reads in reverse.
 public final class RobertaWorkspace: @unchecked Sendable {
     public let shape: AttentionShape
     let hiddenSize: Int
     let intermediateSize: Int
     let labels: Int
+    public let keepsActivations: Bool
     public let hidden: FloatBuffer  // [N, C]: after each layer; the last hidden state at the end
     let keyMask: FloatBuffer  // [N]
-    let qkv: FloatBuffer  // [N, 3C]
-    let probs: FloatBuffer  // [B, H, T, T]
-    let context: FloatBuffer  // [N, C]
-    let attended: FloatBuffer  // [N, C]: attention block output
-    let intermediate: FloatBuffer  // [N, F]
+    let layers: [LayerActivations]
     let pooled: FloatBuffer  // [B, C]: the <s> rows
-    let pooledDense: FloatBuffer  // [B, C]
+    let pooledDense: FloatBuffer  // [B, C]: tanh(dense(pooled))
     public let logits: FloatBuffer  // [B, L]
 
-    init(shape: AttentionShape, config: RobertaConfig, labels: Int) {
+    init(shape: AttentionShape, config: RobertaConfig, labels: Int, layers count: Int, keepsActivations: Bool = false) {
         self.shape = shape
         let (n, c, f) = (shape.batch * shape.length, config.hiddenSize, config.intermediateSize)
         hiddenSize = c
         intermediateSize = f
         self.labels = labels
+        self.keepsActivations = keepsActivations
         hidden = FloatBuffer(count: n * c)
         keyMask = FloatBuffer(count: n)
-        qkv = FloatBuffer(count: n * 3 * c)
-        probs = FloatBuffer(count: shape.probsCount)
-        context = FloatBuffer(count: n * c)
-        attended = FloatBuffer(count: n * c)
-        intermediate = FloatBuffer(count: n * f)
+        if keepsActivations {
+            layers = (0..<count).map { _ in LayerActivations(shape: shape, hidden: c, intermediate: f, keepsInput: true) }
+        } else {
+            let shared = LayerActivations(shape: shape, hidden: c, intermediate: f, keepsInput: false)
+            layers = Array(repeating: shared, count: count)
+        }
         pooled = FloatBuffer(count: shape.batch * c)
         pooledDense = FloatBuffer(count: shape.batch * c)
         logits = FloatBuffer(count: shape.batch * labels)
     }
 
-    func fits(shape: AttentionShape, config: RobertaConfig, labels: Int) -> Bool {
+    func fits(shape: AttentionShape, config: RobertaConfig, labels: Int, keepsActivations: Bool) -> Bool {
         self.shape == shape && hiddenSize == config.hiddenSize && intermediateSize == config.intermediateSize && self.labels == labels
+            && self.keepsActivations == keepsActivations
     }
 }
