@@ -1,0 +1,60 @@
+import LSRAdapters
+import LSREngine
+import LSRFormats
+import LSRModel
+import TestSupport
+import Testing
+
+/// The whole backward pass against torch autograd (Fixtures/reference/model_grads.safetensors,
+/// written by Fixtures/generate/model_grads_reference.py): the tiny model, frozen, with the
+/// PyTorch-written LSR adapter on query and value of both layers, dropout off, the 6-row batch of
+/// the forward reference (padding and pairs), labels [0, 1, 1, 0, 1, 0], mean cross-entropy.
+/// Every factor gradient (left, right, λ of Up and Down, through dUp/dDown and the reshape
+/// contraction) and every head gradient is compared element by element; tolerance 1e-4 relative
+/// to the tensor's largest reference value (llm.c's test_gpt2 style: the max difference is printed).
+@Suite struct GradientParityTests {
+    @Test func factorAndHeadGradientsMatchAutograd() throws {
+        let reference = try Checkpoint.open(TestPaths.fixture("reference/model_grads.safetensors"))
+        let batchFile = try Checkpoint.open(TestPaths.fixture("reference/forward.safetensors"))
+        let shape = try #require(batchFile["input_ids"]).shape
+        let batch = TokenBatch(
+            ids: try floats(batchFile, "input_ids").map { Int32($0) }, mask: try floats(batchFile, "attention_mask").map { Int32($0) },
+            batch: shape[0], length: shape[1])
+        let model = try RobertaModel.load(TestPaths.fixture("tiny-roberta"))
+        let set = try AdapterFile.read(TestPaths.fixture("reference/adapter"))
+        try set.attach(to: model)
+
+        let ws = try model.forward(batch, keepActivations: true)
+        let grads = RobertaGradients(model: model, shape: ws.shape, trainHead: true)
+        let loss = model.backward(ws, targets: .classes([0, 1, 1, 0, 1, 0]), grads: grads)
+        #expect(abs(loss - Double(try floats(reference, "loss")[0])) < 1e-5, "loss \(loss)")
+
+        func expectClose(_ got: [Float], _ name: String) throws {
+            let want = try floats(reference, name)
+            let scale = want.reduce(Float(0)) { max($0, abs($1)) }
+            let d = zip(got, want).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+            #expect(got.count == want.count && scale > 0, "\(name)")
+            #expect(d <= 1e-4 * scale, "\(name): max |Δ| = \(d), largest value \(scale)")
+        }
+        for module in set.modules {
+            guard case .lsr(let up, let down) = module.factors, let (layer, linear) = RobertaModel.AdaptedLinear.parse(module.name),
+                let d = grads.adapters[layer][linear]
+            else {
+                Issue.record("\(module.name): no gradient")
+                continue
+            }
+            for (sum, dM, side) in [(up, d.up, "lsr_up"), (down, d.down, "lsr_down")] {
+                let (dLeft, dRight, dScales) = (FloatBuffer(count: sum.left.count), FloatBuffer(count: sum.right.count), FloatBuffer(count: sum.terms))
+                sum.backward(dM.pointer, dLeft: dLeft.pointer, dRight: dRight.pointer, dScales: dScales.pointer)
+                try expectClose(dLeft.array, "\(module.name).\(side).left.grad")
+                try expectClose(dRight.array, "\(module.name).\(side).right.grad")
+                try expectClose(dScales.array, "\(module.name).\(side).scales.grad")
+            }
+        }
+        let head = try #require(grads.head)
+        try expectClose(head.denseWeight.array, "classifier.dense.weight.grad")
+        try expectClose(head.denseBias.array, "classifier.dense.bias.grad")
+        try expectClose(head.outWeight.array, "classifier.out_proj.weight.grad")
+        try expectClose(head.outBias.array, "classifier.out_proj.bias.grad")
+    }
+}
