@@ -36,7 +36,7 @@ let package = Package(
         // LSR (and LoRA) adapters: Kronecker-sum factors, ΔW, gradients, files, merge and export.
         .target(name: "LSRAdapters", dependencies: ["LSREngine", "LSRFormats", "LSRModel", "COpenBLAS"]),
         // Tokenizer, datasets, batching, prediction (and, later, the trainer) over the model.
-        .target(name: "LSRTrain", dependencies: ["LSRFormats", "LSRModel", "LSREngine"]),
+        .target(name: "LSRTrain", dependencies: ["LSRFormats", "LSRModel", "LSREngine", "LSRAdapters"]),
         // The command layer: the only place that prints.
         .target(
             name: "LSRCommands",
@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "LSREngineTests", dependencies: ["LSREngine", "TestSupport"]),
         .testTarget(name: "LSRModelTests", dependencies: ["LSRModel", "LSREngine", "LSRFormats", "TestSupport"]),
         .testTarget(name: "LSRAdaptersTests", dependencies: ["LSRAdapters", "LSREngine", "LSRFormats", "LSRModel", "TestSupport"]),
-        .testTarget(name: "LSRTrainTests", dependencies: ["LSRTrain", "LSRModel", "LSRFormats", "TestSupport"]),
+        .testTarget(name: "LSRTrainTests", dependencies: ["LSRTrain", "LSRModel", "LSRAdapters", "LSREngine", "LSRFormats", "TestSupport"]),
         .testTarget(
             name: "LSRCommandsTests",
             dependencies: ["LSRCommands", "LSRFormats", "LSRAdapters", "LSRSchema", "LSRModel", "LSREngine", "TestSupport", "lsrconv"]),

@@ -11,7 +11,7 @@ public final class RobertaGradients: @unchecked Sendable {
     public private(set) var adapters: [[RobertaModel.AdaptedLinear: (up: FloatBuffer, down: FloatBuffer)]]
     /// dW, db of classifier.dense and classifier.out_proj (nil: head frozen or absent).
     public private(set) var head: (denseWeight: FloatBuffer, denseBias: FloatBuffer, outWeight: FloatBuffer, outBias: FloatBuffer)?
-    let shape: AttentionShape
+    public let shape: AttentionShape
     // Activation gradients, reused layer after layer.
     let dHidden: FloatBuffer  // [N, C]: w.r.t. the current layer's output
     let dInput: FloatBuffer  // [N, C]: w.r.t. its input
