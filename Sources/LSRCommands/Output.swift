@@ -11,6 +11,11 @@ enum Output {
         FileHandle.standardError.write(Data(("error: " + text + "\n").utf8))
     }
 
+    /// A progress line on stderr (results stay on stdout).
+    static func progress(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
     static func warning(_ text: String) {
         FileHandle.standardError.write(Data(("warning: " + text + "\n").utf8))
     }
