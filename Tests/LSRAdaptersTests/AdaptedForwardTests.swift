@@ -15,13 +15,12 @@ import Testing
     init() throws { reference = try Checkpoint.open(TestPaths.fixture("reference/adapted.safetensors")) }
 
 
-    func maxDifference(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) } }
 
     @Test func deltaWMatchesTorch() throws {
         let set = try AdapterFile.read(TestPaths.fixture("reference/adapter"))
         #expect(set.modules.count == 4)
         for module in set.modules {
-            let d = maxDifference(module.deltaW(scaling: set.hyperparameters.scaling).array, try floats(reference, module.name + ".delta_w"))
+            let d = maxAbsDifference(module.deltaW(scaling: set.hyperparameters.scaling).array, try floats(reference, module.name + ".delta_w"))
             #expect(d < 1e-5, "\(module.name): max |Δ| = \(d)")
         }
     }
@@ -34,14 +33,14 @@ import Testing
         let model = try RobertaModel.load(TestPaths.fixture("tiny-roberta"))
         try AdapterFile.read(TestPaths.fixture("reference/adapter")).attach(to: model)
         let ws = try model.forward(TokenBatch(ids: ids, mask: mask, batch: shape[0], length: shape[1]))
-        let dLogits = maxDifference(ws.logits.array, try floats(reference, "logits"))
-        let dHidden = maxDifference(ws.hidden.array, try floats(reference, "last_hidden_state"))
+        let dLogits = maxAbsDifference(ws.logits.array, try floats(reference, "logits"))
+        let dHidden = maxAbsDifference(ws.hidden.array, try floats(reference, "last_hidden_state"))
         #expect(dLogits <= 1e-4, "logits: max |Δ| = \(dLogits)")
         #expect(dHidden <= 1e-4, "last hidden state: max |Δ| = \(dHidden)")
         // Detached, the model is the base model again.
         model.detachAll()
         let base = try model.forward(TokenBatch(ids: ids, mask: mask, batch: shape[0], length: shape[1]))
-        #expect(maxDifference(base.logits.array, try floats(reference, "logits")) > 1e-2)
+        #expect(maxAbsDifference(base.logits.array, try floats(reference, "logits")) > 1e-2)
     }
 
     @Test func baseOfAnotherShapeIsRefused() throws {

@@ -15,11 +15,8 @@ import Testing
 @Suite struct GradientParityTests {
     @Test func factorAndHeadGradientsMatchAutograd() throws {
         let reference = try Checkpoint.open(TestPaths.fixture("reference/model_grads.safetensors"))
-        let batchFile = try Checkpoint.open(TestPaths.fixture("reference/forward.safetensors"))
-        let shape = try #require(batchFile["input_ids"]).shape
-        let batch = TokenBatch(
-            ids: try floats(batchFile, "input_ids").map { Int32($0) }, mask: try floats(batchFile, "attention_mask").map { Int32($0) },
-            batch: shape[0], length: shape[1])
+        let rows = try referenceBatch()
+        let batch = TokenBatch(ids: rows.ids, mask: rows.mask, batch: rows.batch, length: rows.length)
         let model = try RobertaModel.load(TestPaths.fixture("tiny-roberta"))
         let set = try AdapterFile.read(TestPaths.fixture("reference/adapter"))
         try set.attach(to: model)

@@ -20,7 +20,6 @@ import Testing
         return out
     }
 
-    func maxDifference(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) } }
 
     func sums() throws -> (up: KroneckerSum, down: KroneckerSum) {
         let up = KroneckerSum(
@@ -34,8 +33,8 @@ import Testing
     @Test func materialisedFactorsMatchTorchKron() throws {
         let (up, down) = try sums()
         #expect(up.rows == 12 && up.columns == 4 && down.rows == 4 && down.columns == 10)
-        #expect(maxDifference(up.materialized(), try buffer("up").array) < Self.tolerance)
-        #expect(maxDifference(down.materialized(), try buffer("down").array) < Self.tolerance)
+        #expect(maxAbsDifference(up.materialized(), try buffer("up").array) < Self.tolerance)
+        #expect(maxAbsDifference(down.materialized(), try buffer("down").array) < Self.tolerance)
     }
 
     @Test func factorGradientsMatchAutograd() throws {
@@ -47,7 +46,7 @@ import Testing
             let dScales = FloatBuffer(count: sum.terms)
             sum.backward(g.pointer, dLeft: dLeft.pointer, dRight: dRight.pointer, dScales: dScales.pointer)
             for (got, name) in [(dLeft, "left"), (dRight, "right"), (dScales, "scales")] {
-                let d = maxDifference(got.array, try buffer("grad.\(prefix).\(name)").array)
+                let d = maxAbsDifference(got.array, try buffer("grad.\(prefix).\(name)").array)
                 #expect(d < Self.tolerance, "\(prefix).\(name): max |Δ| = \(d)")
             }
         }

@@ -16,9 +16,6 @@ import Testing
     static let modules = (0..<2).flatMap { l in ["query", "value"].map { "roberta.encoder.layer.\(l).attention.self.\($0)" } }
 
 
-    func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
-        a.count == b.count ? zip(a, b).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) } : .infinity
-    }
 
     @Test func deltaExportIsTheReferenceDeltaW() throws {
         let dir = TemporaryDirectory()
@@ -31,7 +28,7 @@ import Testing
         for module in Self.modules {
             #expect(try #require(delta[module + ".weight"]).shape == [64, 64])
             #expect(try #require(delta[module + ".weight"]).dtype == .f32)
-            let d = maxDifference(try floats(delta, module + ".weight"), try floats(reference, module + ".delta_w"))
+            let d = maxAbsDifference(try floats(delta, module + ".weight"), try floats(reference, module + ".delta_w"))
             #expect(d <= 1e-5, "\(module): max |Δ| = \(d)")
         }
         let config = try JSON.parse(readFile(dir.file("delta/delta_config.json")))
@@ -82,7 +79,7 @@ import Testing
                     delta[i * 64 + j] = scaling * sum
                 }
             }
-            let d = maxDifference(delta, try floats(reference, module + ".delta_w"))
+            let d = maxAbsDifference(delta, try floats(reference, module + ".delta_w"))
             #expect(d <= 1e-5, "\(module): max |Δ| = \(d)")
         }
     }

@@ -14,9 +14,6 @@ import Testing
     static let reference = TestPaths.fixture("reference/forward.safetensors")
 
 
-    func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
-        zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
-    }
 
     /// Every format of the same weights gives the reference of its precision.
     @Test(arguments: [
@@ -35,8 +32,8 @@ import Testing
         let logits = try floats(reference, model + ".logits")
         let hidden = try floats(reference, model + ".last_hidden_state")
         #expect(ws.logits.count == logits.count && ws.hidden.count == hidden.count)
-        let dLogits = maxDifference(ws.logits.array, logits)
-        let dHidden = maxDifference(ws.hidden.array, hidden)
+        let dLogits = maxAbsDifference(ws.logits.array, logits)
+        let dHidden = maxAbsDifference(ws.hidden.array, hidden)
         #expect(dLogits <= Self.tolerance, "logits: max |Δ| = \(dLogits)")
         #expect(dHidden <= Self.tolerance, "last hidden state: max |Δ| = \(dHidden)")
     }

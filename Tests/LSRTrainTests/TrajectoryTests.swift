@@ -14,11 +14,8 @@ import Testing
 @Suite struct TrajectoryTests {
     @Test func fiveAdamWStepsMatchPyTorch() throws {
         let reference = try Checkpoint.open(TestPaths.fixture("reference/trajectory.safetensors"))
-        let batchFile = try Checkpoint.open(TestPaths.fixture("reference/forward.safetensors"))
-        let shape = try #require(batchFile["input_ids"]).shape
-        let batch = TokenBatch(
-            ids: try floats(batchFile, "input_ids").map { Int32($0) }, mask: try floats(batchFile, "attention_mask").map { Int32($0) },
-            batch: shape[0], length: shape[1])
+        let rows = try referenceBatch()
+        let batch = TokenBatch(ids: rows.ids, mask: rows.mask, batch: rows.batch, length: rows.length)
         let model = try RobertaModel.load(TestPaths.fixture("tiny-roberta"))
         let adapters = try AdapterFile.read(TestPaths.fixture("reference/adapter"))
         var settings = Optimizer.Settings()

@@ -128,3 +128,14 @@ public func floats(_ archive: TensorArchive, _ name: String) throws -> [Float] {
 public enum TestSupportError: Error, Equatable {
     case missingTensor(String)
 }
+
+/// max |aᵢ − bᵢ| over two equally long arrays (the number parity tests print on failure).
+public func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) } }
+
+/// The padded 6-row batch every PyTorch parity reference was computed on
+/// (Fixtures/reference/forward.safetensors: input_ids and attention_mask, [B, T]).
+public func referenceBatch() throws -> (ids: [Int32], mask: [Int32], batch: Int, length: Int) {
+    let archive = try Checkpoint.open(TestPaths.fixture("reference/forward.safetensors"))
+    guard let shape = archive["input_ids"]?.shape, shape.count == 2 else { throw TestSupportError.missingTensor("input_ids") }
+    return (try floats(archive, "input_ids").map { Int32($0) }, try floats(archive, "attention_mask").map { Int32($0) }, shape[0], shape[1])
+}
