@@ -73,7 +73,7 @@ def delta_weights(adapter_dir):
 '''
 
 
-from report import Report  # noqa: E402  (Tests/interop/report.py, beside this script)
+from report import Report, lsrconv_binary  # noqa: E402  (Tests/interop/report.py, beside this script)
 
 
 def run_lsrconv(binary, args):
@@ -386,12 +386,8 @@ def check_delta(report, binary, tmp, directories):
 
 
 def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else ".build/debug/lsrconv"
-    if os.sep in binary:  # a path: from the current directory, else from the repository root
-        here = Path.cwd() / binary
-        binary = str((here if here.exists() else ROOT / binary).resolve())
-    if os.sep in binary and not os.access(binary, os.X_OK):
-        print(f"error: {binary}: no lsrconv executable there (build it first: swift build)", file=sys.stderr)
+    binary = lsrconv_binary(sys.argv, ROOT)
+    if binary is None:
         return 2
     print(f"lsrconv {binary}; jsonschema {version('jsonschema')}, safetensors {version('safetensors')}, numpy {np.__version__}")
     report = Report()

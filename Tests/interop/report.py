@@ -20,3 +20,21 @@ class Report:
 
     def info(self, label):
         print(f"info {label}", flush=True)
+
+
+def lsrconv_binary(argv, root):
+    """The lsrconv executable named on the command line (default .build/debug/lsrconv): a path is
+    taken from the current directory, else from the repository root `root`. None (with a message
+    on stderr) when there is no executable there."""
+    import os
+    import sys
+    from pathlib import Path
+
+    binary = argv[1] if len(argv) > 1 else ".build/debug/lsrconv"
+    if os.sep in binary:
+        here = Path.cwd() / binary
+        binary = str((here if here.exists() else Path(root) / binary).resolve())
+    if os.sep in binary and not os.access(binary, os.X_OK):
+        print(f"error: {binary}: no lsrconv executable there (build it first: swift build)", file=sys.stderr)
+        return None
+    return binary
