@@ -32,7 +32,6 @@ Prints one line per check and ends with `N passed, M failed`; exits 1 when M > 0
 
 import hashlib
 import json
-import os
 import struct
 import subprocess
 import sys
