@@ -5,9 +5,12 @@ extension AdapterSet {
     public enum ApplyError: Swift.Error, Equatable, Sendable, CustomStringConvertible {
         /// The adapter was made for a base model of another shape.
         case baseMismatch(field: String, adapter: Int, model: Int)
+        /// The adapter's head does not fit the model's classifier (another label count).
+        case headMismatch(tensor: String, adapter: [Int], model: [Int])
         public var description: String {
             switch self {
             case .baseMismatch(let f, let a, let m): "adapter made for \(f) = \(a), the model has \(m)"
+            case .headMismatch(let t, let a, let m): "adapter head tensor '\(t)' is \(a), the model's is \(m)"
             }
         }
     }
@@ -34,6 +37,24 @@ extension AdapterSet {
                 up: module.up(), down: module.down(), outFeatures: module.outFeatures, inFeatures: module.inFeatures, rank: module.rank,
                 scaling: hyperparameters.scaling)
             try model.attach(delta, to: module.name)
+        }
+    }
+
+    /// Attaches the adapters and, when the adapter carries a trained head, writes it over the
+    /// model's classifier (same shapes required: a head for another label count is an error).
+    public func apply(to model: RobertaModel) throws {
+        try attach(to: model)
+        guard let head, let classifier = model.weights.classifier else { return }
+        let targets: [String: (FloatBuffer, [Int])] = [
+            "classifier.dense.weight": (classifier.dense.weight, [classifier.dense.outFeatures, classifier.dense.inFeatures]),
+            "classifier.dense.bias": (classifier.dense.bias!, [classifier.dense.outFeatures]),
+            "classifier.out_proj.weight": (classifier.outProjection.weight, [classifier.outProjection.outFeatures, classifier.outProjection.inFeatures]),
+            "classifier.out_proj.bias": (classifier.outProjection.bias!, [classifier.outProjection.outFeatures]),
+        ]
+        for tensor in head.tensors {
+            guard let (buffer, shape) = targets[tensor.name] else { continue }
+            guard shape == tensor.shape else { throw ApplyError.headMismatch(tensor: tensor.name, adapter: tensor.shape, model: shape) }
+            buffer.pointer.update(from: tensor.values.pointer, count: buffer.count)
         }
     }
 }

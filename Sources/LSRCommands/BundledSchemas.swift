@@ -33,6 +33,7 @@ public enum BundledSchemas {
         Schema(name: "convert-adapter-output", text: convertAdapterOutput),
         Schema(name: "delta-config", text: deltaConfig),
         Schema(name: "export-output", text: exportOutput),
+        Schema(name: "eval-output", text: evalOutput),
     ]
 
     /// The schema called `name` ("lsr-adapter"), also accepted with its file suffix
@@ -1930,6 +1931,80 @@ public enum BundledSchemas {
               ]
             }
           }
+        }
+
+        """##
+
+    // MARK: - schemas/eval-output.schema.json
+
+    static let evalOutput = ##"""
+        {
+          "$schema": "https://json-schema.org/draft/2020-12/schema",
+          "$id": "urn:lsrconv:schema:eval-output:1",
+          "title": "lsrconv eval --json",
+          "description": "What `lsrconv eval --json` prints: the mean loss and the GLUE metrics of the model (with the adapter) on a labelled data file.",
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "data",
+            "examples",
+            "loss"
+          ],
+          "properties": {
+            "data": {
+              "description": "The --data file.",
+              "type": "string"
+            },
+            "examples": {
+              "description": "Examples evaluated.",
+              "type": "integer",
+              "minimum": 0
+            },
+            "loss": {
+              "description": "Mean cross-entropy (classes) or mean squared error (regression).",
+              "type": "number"
+            },
+            "accuracy": {
+              "description": "Share of examples whose arg-max class is the label.",
+              "type": "number",
+              "minimum": 0,
+              "maximum": 1
+            },
+            "f1": {
+              "description": "F1 of class 1 (two classes only).",
+              "type": "number",
+              "minimum": 0,
+              "maximum": 1
+            },
+            "mcc": {
+              "description": "Matthews correlation (multi-class form).",
+              "type": "number",
+              "minimum": -1,
+              "maximum": 1
+            },
+            "pearson": {
+              "description": "Pearson's r of a regression head's outputs against the targets.",
+              "type": "number"
+            },
+            "spearman": {
+              "description": "Spearman's ρ (average ranks for ties).",
+              "type": "number"
+            }
+          },
+          "oneOf": [
+            {
+              "required": [
+                "accuracy",
+                "mcc"
+              ]
+            },
+            {
+              "required": [
+                "pearson",
+                "spearman"
+              ]
+            }
+          ]
         }
 
         """##

@@ -8,7 +8,7 @@ public struct LSRConv: ParsableCommand {
         commandName: "lsrconv",
         abstract: "Read RoBERTa checkpoints, adapt them with LSR adapters, write files other frameworks use.",
         version: "0.1.0",
-        subcommands: [Inspect.self, Import.self, Predict.self, Tokenize.self, Merge.self, InitAdapter.self, Validate.self, SchemaCommand.self, Export.self, ConvertAdapter.self, Train.self])
+        subcommands: [Inspect.self, Import.self, Predict.self, Tokenize.self, Merge.self, InitAdapter.self, Validate.self, SchemaCommand.self, Export.self, ConvertAdapter.self, Train.self, Eval.self])
 
     public init() {}
 

@@ -10,7 +10,7 @@ import LSRTrain
 /// (issue 6 in progress): LSR or LoRA adapters and the head, AdamW or SGD, a linear schedule with
 /// warm-up, evaluation after each epoch; writes the adapter (with the trained head) and
 /// metrics.jsonl. Not yet: checkpoints/--resume, dropout, gradient accumulation and clipping,
-/// GLUE metrics beyond accuracy, best-checkpoint selection (the last state is written).
+/// best-checkpoint selection (the last state is written).
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train LSR (or LoRA) adapters and the classification head on a data file.",
@@ -118,8 +118,9 @@ struct Train: ParsableCommand {
                     if step == 1 || step == total || step % 10 == 0 {
                         Output.progress(String(format: "step %d/%d  epoch %d  loss %.4f  lr %.2e", step, total, epoch, loss, rate))
                     }
-                case .evaluated(let epoch, let step, let loss, let accuracy):
-                    Output.progress(String(format: "eval  epoch %d  step %d  loss %.4f", epoch, step, loss) + (accuracy.map { String(format: "  accuracy %.4f", $0) } ?? ""))
+                case .evaluated(let epoch, let step, let loss, let metrics):
+                    Output.progress(String(format: "eval  epoch %d  step %d  loss %.4f", epoch, step, loss)
+                        + metrics.map { String(format: "  %@ %.4f", $0.name, $0.value) }.joined())
                 }
             }
         }
@@ -129,13 +130,15 @@ struct Train: ParsableCommand {
         for h in result.history {
             var line: JSONObject = ["epoch": JSONValue(h.epoch), "step": JSONValue(h.step), "train_loss": .double(h.trainLoss)]
             if let l = h.evalLoss { line["eval_loss"] = .double(l) }
-            if let a = h.evalAccuracy { line["eval_accuracy"] = .double(a) }
+            for (name, value) in h.evalMetrics { line["eval_" + name] = .double(value) }
             metrics += JSON.serialize(.object(line)) + "\n"
         }
         try reporting(path: out) { try DurableFile.write(Array(metrics.utf8), to: FileSystem.join(out, "metrics.jsonl")) }
         let last = result.history.last
         Output.line("trained:    \(result.steps) steps in \(String(format: "%.1f", Date().timeIntervalSince(start))) s, final loss \(String(format: "%.4f", result.finalLoss))")
-        if let accuracy = last?.evalAccuracy { Output.line("eval:       accuracy \(String(format: "%.4f", accuracy)), loss \(String(format: "%.4f", last?.evalLoss ?? .nan))") }
+        if let last, let loss = last.evalLoss {
+            Output.line("eval:       loss \(String(format: "%.4f", loss))" + last.evalMetrics.map { ", \($0.name) \(String(format: "%.4f", $0.value))" }.joined())
+        }
         Output.line("adapter:    \(out)/ (\(set.modules.count) modules, \(Output.grouped(set.parameterCount)) parameters" + (set.head != nil ? ", trained head)" : ")"))
     }
 }

@@ -23,14 +23,14 @@ public enum Trainer {
     /// Progress, for the command layer to show.
     public enum Event: Sendable {
         case step(step: Int, total: Int, epoch: Int, loss: Double, lr: Float)
-        case evaluated(epoch: Int, step: Int, loss: Double, accuracy: Double?)
+        case evaluated(epoch: Int, step: Int, loss: Double, metrics: [(name: String, value: Double)])
     }
 
     public struct Result: Sendable {
         public var steps: Int
         public var finalLoss: Double
-        /// (epoch, step, train loss mean, eval loss, eval accuracy) per epoch.
-        public var history: [(epoch: Int, step: Int, trainLoss: Double, evalLoss: Double?, evalAccuracy: Double?)]
+        /// Per epoch: its last step, the mean training loss, and the evaluation (loss, metrics).
+        public var history: [(epoch: Int, step: Int, trainLoss: Double, evalLoss: Double?, evalMetrics: [(name: String, value: Double)])]
     }
 
     public enum Error: Swift.Error, Equatable, Sendable, CustomStringConvertible {
@@ -79,7 +79,7 @@ public enum Trainer {
         }
         var generator = SplitMix64(seed: options.seed)
         var step = 0
-        var history: [(epoch: Int, step: Int, trainLoss: Double, evalLoss: Double?, evalAccuracy: Double?)] = []
+        var history: [(epoch: Int, step: Int, trainLoss: Double, evalLoss: Double?, evalMetrics: [(name: String, value: Double)])] = []
         var lastLoss = Double.nan
         var epoch = 0
         while step < total {
@@ -100,22 +100,26 @@ public enum Trainer {
                 start += options.batchSize
             }
             var evalLoss: Double?
-            var accuracy: Double?
+            var metrics: [(name: String, value: Double)] = []
             if let eval {
-                (evalLoss, accuracy) = try evaluate(training.model, eval, batchSize: options.batchSize)
-                events(.evaluated(epoch: epoch, step: step, loss: evalLoss!, accuracy: accuracy))
+                let (loss, values) = try evaluate(training.model, eval, batchSize: options.batchSize)
+                (evalLoss, metrics) = (loss, values)
+                events(.evaluated(epoch: epoch, step: step, loss: loss, metrics: values))
             }
-            history.append((epoch, step, sum / Double(max(count, 1)), evalLoss, accuracy))
+            history.append((epoch, step, sum / Double(max(count, 1)), evalLoss, metrics))
         }
         return Result(steps: step, finalLoss: lastLoss, history: history)
     }
 
-    /// Mean loss and (for classes) accuracy of `model` on `data`, in eval mode.
-    public static func evaluate(_ model: RobertaModel, _ data: Encoded, batchSize: Int) throws -> (loss: Double, accuracy: Double?) {
+    /// Mean loss and the GLUE metrics of `model` on `data`, in eval mode: accuracy (and, for two
+    /// classes, F1 and Matthews correlation; MCC also for more) or Pearson and Spearman for a
+    /// regression head. Metrics in a fixed order, named as metrics.jsonl and `eval --json` name them.
+    public static func evaluate(_ model: RobertaModel, _ data: Encoded, batchSize: Int) throws -> (loss: Double, metrics: [(name: String, value: Double)]) {
         let padId = Int32(model.config.padTokenId)
         var workspace: RobertaWorkspace?
         var lossSum = 0.0
-        var correct = 0
+        var predictedClasses: [Int] = []
+        var predictedValues: [Double] = []
         var start = 0
         let indices = Array(0..<data.count)
         while start < data.count {
@@ -127,17 +131,27 @@ public enum Trainer {
             switch targets {
             case .classes(let ids):
                 lossSum += Loss.crossEntropy(logits: ws.logits.pointer, labels: ids, classes: labels, dlogits: nil) * Double(ids.count)
-                for (i, id) in ids.enumerated() {
+                for i in 0..<ids.count {
                     let row = Array(UnsafeBufferPointer(start: ws.logits.pointer + i * labels, count: labels))
-                    if row.firstIndex(of: row.max()!) == id { correct += 1 }
+                    predictedClasses.append(row.firstIndex(of: row.max()!)!)
                 }
             case .values(let v):
                 lossSum += Loss.meanSquaredError(outputs: ws.logits.pointer, targets: v, doutputs: nil) * Double(v.count)
+                for i in 0..<v.count { predictedValues.append(Double(ws.logits.pointer[i])) }
             }
             start += batchSize
         }
-        let isClasses: Bool = { if case .classes = data.targets { return true } else { return false } }()
-        return (lossSum / Double(max(data.count, 1)), isClasses ? Double(correct) / Double(max(data.count, 1)) : nil)
+        let loss = lossSum / Double(max(data.count, 1))
+        switch data.targets {
+        case .classes(let ids):
+            var metrics = [("accuracy", Metrics.accuracy(predictions: predictedClasses, labels: ids))]
+            if (predictedClasses + ids).allSatisfy({ $0 == 0 || $0 == 1 }) { metrics.append(("f1", Metrics.f1(predictions: predictedClasses, labels: ids))) }
+            metrics.append(("mcc", Metrics.matthews(predictions: predictedClasses, labels: ids)))
+            return (loss, metrics)
+        case .values(let v):
+            let targets = v.map(Double.init)
+            return (loss, [("pearson", Metrics.pearson(predictedValues, targets)), ("spearman", Metrics.spearman(predictedValues, targets))])
+        }
     }
 }
 

@@ -12,7 +12,7 @@ import Testing
     static let names = [
         "lsr-adapter", "lsr-merge", "inspect-output", "import-output", "predict-output", "predict-line", "tokenize-output",
         "validate-output", "merge-output", "init-adapter-output", "lora-conversion", "convert-adapter-output",
-        "delta-config", "export-output",
+        "delta-config", "export-output", "eval-output",
     ]
 
     @Test func bundledTextsAreTheFiles() throws {
@@ -89,7 +89,7 @@ import Testing
             result.stderr
                 == "error: no bundled schema 'lora': the schemas are lsr-adapter, lsr-merge, inspect-output, import-output, predict-output, predict-line, "
                 + "tokenize-output, validate-output, merge-output, init-adapter-output, lora-conversion, convert-adapter-output, "
-                + "delta-config, export-output\n"
+                + "delta-config, export-output, eval-output\n"
         )
     }
 
@@ -138,6 +138,8 @@ import Testing
             try output(of: ["export", "--adapter", dir.file("a"), "--format", format, "--out", dir.file(format), "--json"], follows: "export-output")
         }
         #expect(try violations(String(decoding: readFile(dir.file("delta/delta_config.json")), as: UTF8.self), "delta-config") == [])
+        try output(
+            of: ["eval", "--model", model, "--adapter", dir.file("a"), "--data", TestPaths.fixture("demo/dev.jsonl"), "--json"], follows: "eval-output")
     }
 
     @Test func predictAndTokenizeOutputs() throws {

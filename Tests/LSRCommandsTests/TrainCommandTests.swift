@@ -38,6 +38,17 @@ import Testing
         #expect(last < 0.9 * first, "train loss \(first) → \(last)")
         let accuracy = try #require(metrics.last?["eval_accuracy"]?.doubleValue)
 
+        // `eval` with the written adapter (factors and head from the files) gives train's last
+        // evaluation: loss, accuracy, F1 and MCC.
+        let eval = try runLSRConv(["eval", "--model", model, "--adapter", dir.file("adapter"), "--data", dev, "--json"])
+        #expect(eval.status == 0, "\(eval.stderr)")
+        let evaluated = try JSON.parse(eval.stdout)
+        for key in ["loss", "accuracy", "f1", "mcc"] {
+            let got = try #require(evaluated[key]?.doubleValue)
+            let want = try #require(metrics.last?["eval_" + key]?.doubleValue)
+            #expect(abs(got - want) < 1e-6, "\(key): eval \(got), train \(want)")
+        }
+
         let validate = try runLSRConv(["validate", dir.file("adapter"), "--model", model])
         #expect(validate.status == 0, "\(validate.stdout)")
         let merge = try runLSRConv(["merge", "--model", model, "--adapter", dir.file("adapter"), "--out", dir.file("merged")])

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import LSRAdapters
+import LSREngine
+import LSRFormats
+import LSRModel
+import LSRTrain
+
+/// `lsrconv eval --model DIR --adapter DIR --data FILE [--json]`: loss and GLUE metrics of a
+/// model with an adapter (and its trained head) on a labelled data file.
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a model with an adapter on a labelled data file: loss, accuracy, F1, MCC (or Pearson, Spearman).")
+
+    @Option(help: "Base model directory.") var model: String
+    @Option(help: "Adapter directory (its trained head, if any, replaces the model's).") var adapter: String?
+    @Option(help: "Labelled data file (.jsonl, .csv, .tsv).") var data: String
+    @Option(help: "Tokenizer directory (default: the model's).") var tokenizer: String?
+    @Option(help: "Tokens per example after truncation.") var maxLength = 128
+    @Option(help: "Examples per forward pass.") var batchSize = 32
+    @Option(help: "Field holding the text.") var textField: String?
+    @Option(help: "Field holding the second segment.") var pairField: String?
+    @Option(help: "Field holding the label.") var labelField: String?
+    @Option(help: "Data format when the extension does not say: \(DataFormat.names.joined(separator: ", ")).") var format: String?
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Flag(help: "Print one JSON document instead of text.") var json = false
+
+    func validate() throws {
+        guard maxLength >= 4 else { throw ValidationError("--max-length must be at least 4") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    func run() throws {
+        if let threads { Engine.setThreads(threads) }
+        let base = try reporting(path: model) { try RobertaModel.load(model) }
+        guard let labels = base.weights.labelCount else {
+            throw CommandFailure(message: "\(model): no sequence-classification head (classifier.*): nothing to evaluate")
+        }
+        var id2label = base.config.id2label
+        if let adapter {
+            let set = try reporting(path: adapter) { try AdapterFile.read(adapter) }
+            try reporting(path: adapter) { try set.apply(to: base) }
+            if let head = set.head { id2label = head.id2label }
+        }
+        let tokenizerDirectory = tokenizer ?? (FileSystem.isDirectory(model) ? model : FileSystem.directoryName(model))
+        let tok = try reporting(path: tokenizerDirectory) { try Tokenizer.load(directory: tokenizerDirectory) }
+        var label2id: [String: Int] = [:]
+        for (id, name) in id2label { label2id[name] = id }
+        let dataFormat = try format.map { name -> DataFormat in
+            guard let f = DataFormat(name: name) else { throw CommandFailure(message: "--format '\(name)' is not one of \(DataFormat.names.joined(separator: ", "))") }
+            return f
+        }
+        let encoded = try reporting(path: data) { () throws -> Trainer.Encoded in
+            let set = try DataSource.load(
+                path: data, format: dataFormat, fields: FieldSelection(text: textField, pair: pairField, label: labelField), labels: .required)
+            let rows = set.examples.map { tok.encode($0.text, pair: $0.pair, maxLength: min(maxLength, base.maxTokens)) }
+            switch try set.resolveLabels(label2id: label2id, numLabels: labels) {
+            case .classes(let ids): return Trainer.Encoded(rows: rows, targets: .classes(ids))
+            case .regression(let v): return Trainer.Encoded(rows: rows, targets: .values(v))
+            }
+        }
+        let (loss, metrics) = try reporting(path: data) { try Trainer.evaluate(base, encoded, batchSize: batchSize) }
+        if json {
+            var object: JSONObject = ["data": .string(data), "examples": JSONValue(encoded.rows.count), "loss": .double(loss)]
+            for (name, value) in metrics { object[name] = .double(value) }
+            Output.json(.object(object))
+            return
+        }
+        Output.line("examples: \(encoded.rows.count)")
+        Output.line("loss:     \(String(format: "%.4f", loss))")
+        for (name, value) in metrics { Output.line("\(name + ":")" + String(repeating: " ", count: max(1, 9 - name.count)) + String(format: "%.4f", value)) }
+    }
+}
