@@ -5,20 +5,26 @@ import LSRModel
 import TestSupport
 import Testing
 
-/// The whole backward pass against torch autograd (Fixtures/reference/model_grads.safetensors,
-/// written by Fixtures/generate/model_grads_reference.py): the tiny model, frozen, with the
-/// PyTorch-written LSR adapter on query and value of both layers, dropout off, the 6-row batch of
+/// The whole backward pass against torch autograd (Fixtures/reference/model_grads*.safetensors,
+/// written by Fixtures/generate/model_grads_reference.py): the tiny model, frozen, with a
+/// PyTorch-written adapter (three layouts, below), dropout off, the 6-row batch of
 /// the forward reference (padding and pairs), labels [0, 1, 1, 0, 1, 0], mean cross-entropy.
 /// Every factor gradient (left, right, λ of Up and Down, through dUp/dDown and the reshape
 /// contraction) and every head gradient is compared element by element; tolerance 1e-4 relative
 /// to the tensor's largest reference value (llm.c's test_gpt2 style: the max difference is printed).
 @Suite struct GradientParityTests {
-    @Test func factorAndHeadGradientsMatchAutograd() throws {
-        let reference = try Checkpoint.open(TestPaths.fixture("reference/model_grads.safetensors"))
+    /// Three layouts: the LSR adapter on query/value, LoRA on query/value, and LSR on all six
+    /// Linear modules (attention q/k/v/output, intermediate, output), each with its reference.
+    @Test(arguments: [
+        ("reference/adapter", "reference/model_grads.safetensors"), ("reference/adapter-lora", "reference/model_grads_lora.safetensors"),
+        ("reference/adapter-lsr6", "reference/model_grads_lsr6.safetensors"),
+    ])
+    func factorAndHeadGradientsMatchAutograd(_ adapterPath: String, _ referencePath: String) throws {
+        let reference = try Checkpoint.open(TestPaths.fixture(referencePath))
         let rows = try referenceBatch()
         let batch = TokenBatch(ids: rows.ids, mask: rows.mask, batch: rows.batch, length: rows.length)
         let model = try RobertaModel.load(TestPaths.fixture("tiny-roberta"))
-        let set = try AdapterFile.read(TestPaths.fixture("reference/adapter"))
+        let set = try AdapterFile.read(TestPaths.fixture(adapterPath))
         try set.attach(to: model)
 
         let ws = try model.forward(batch, keepActivations: true)
@@ -33,11 +39,15 @@ import Testing
             #expect(got.count == want.count && scale > 0, "\(name)")
             #expect(d <= 1e-4 * scale, "\(name): max |Δ| = \(d), largest value \(scale)")
         }
+        #expect(set.modules.count >= 4)
         for module in set.modules {
-            guard case .lsr(let up, let down) = module.factors, let (layer, linear) = RobertaModel.AdaptedLinear.parse(module.name),
-                let d = grads.adapters[layer][linear]
-            else {
+            guard let (layer, linear) = RobertaModel.AdaptedLinear.parse(module.name), let d = grads.adapters[layer][linear] else {
                 Issue.record("\(module.name): no gradient")
+                continue
+            }
+            guard case .lsr(let up, let down) = module.factors else {  // LoRA: dUp, dDown are the gradients
+                try expectClose(d.up.array, "\(module.name).lora_up.weight.grad")
+                try expectClose(d.down.array, "\(module.name).lora_down.weight.grad")
                 continue
             }
             for (sum, dM, side) in [(up, d.up, "lsr_up"), (down, d.down, "lsr_down")] {
