@@ -17,8 +17,10 @@ extension AdapterSet {
 
     /// Checks that `model` has the shape this adapter was made for (hidden size, layers, heads,
     /// intermediate size, vocabulary).
-    public func checkBase(_ model: RobertaModel) throws(ApplyError) {
-        let c = model.config
+    public func checkBase(_ model: RobertaModel) throws(ApplyError) { try checkBase(model.config) }
+
+    /// The same check against a config (merge reads no weights into a model).
+    public func checkBase(_ c: RobertaConfig) throws(ApplyError) {
         for (field, adapter, actual) in [
             ("hidden_size", base.hiddenSize, c.hiddenSize), ("num_hidden_layers", base.layers, c.numHiddenLayers),
             ("num_attention_heads", base.attentionHeads, c.numAttentionHeads), ("intermediate_size", base.intermediateSize, c.intermediateSize),

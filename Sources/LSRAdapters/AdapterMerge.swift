@@ -37,7 +37,7 @@ public enum AdapterMerge {
         }
         var options = base
         let sourceFiles = try Checkpoint.open(base.source).files
-        let baseDigests = try sourceFiles.map { (FileSystem.baseName($0), try digest($0)) }
+        let baseDigests = try digests(sourceFiles).map { ($0.file, $0.sha256) }
         options.edits = { checkpoint, config in
             try edits(set, checkpoint: checkpoint, config: config, adapterDigests: adapterDigests, baseDigests: baseDigests,
                 adapterPath: adapterDirectory, modelPath: base.source)
@@ -50,14 +50,8 @@ public enum AdapterMerge {
         _ set: AdapterSet, checkpoint: RobertaCheckpoint, config: RobertaConfig, adapterDigests: [(String, String)],
         baseDigests: [(String, String)], adapterPath: String, modelPath: String
     ) throws -> ModelImport.Edits {
-        // The same shape checks as attaching to a loaded model, on the config alone.
-        for (field, adapter, actual) in [
-            ("hidden_size", set.base.hiddenSize, config.hiddenSize), ("num_hidden_layers", set.base.layers, config.numHiddenLayers),
-            ("num_attention_heads", set.base.attentionHeads, config.numAttentionHeads),
-            ("intermediate_size", set.base.intermediateSize, config.intermediateSize), ("vocab_size", set.base.vocabSize, config.vocabSize),
-        ] where adapter != actual {
-            throw FileContextError(path: modelPath, underlying: AdapterSet.ApplyError.baseMismatch(field: field, adapter: adapter, model: actual))
-        }
+        // The same shape check as attaching to a loaded model, on the config alone.
+        do { try set.checkBase(config) } catch { throw FileContextError(path: modelPath, underlying: error) }
         // Canonical output name → input tensor.
         let byName = Dictionary(checkpoint.archive.tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         var inputs: [String: ArchiveTensor] = [:]
@@ -104,6 +98,11 @@ public enum AdapterMerge {
         ]
         edits.files.append((recordName, JSON.data(record, style: .pretty)))
         return edits
+    }
+
+    /// Weight files as an adapter records them: base name and sha256.
+    public static func digests(_ files: [String]) throws -> [(file: String, sha256: String)] {
+        try files.map { (file: FileSystem.baseName($0), sha256: try digest($0)) }
     }
 
     /// sha256 of a file's bytes, read through a memory map.

@@ -42,23 +42,11 @@ struct Eval: ParsableCommand {
             try reporting(path: adapter) { try set.apply(to: base) }
             if let head = set.head { id2label = head.id2label }
         }
-        let tokenizerDirectory = tokenizer ?? (FileSystem.isDirectory(model) ? model : FileSystem.directoryName(model))
+        let tokenizerDirectory = DataOptions.tokenizerDirectory(tokenizer, model: model)
         let tok = try reporting(path: tokenizerDirectory) { try Tokenizer.load(directory: tokenizerDirectory) }
-        var label2id: [String: Int] = [:]
-        for (id, name) in id2label { label2id[name] = id }
-        let dataFormat = try format.map { name -> DataFormat in
-            guard let f = DataFormat(name: name) else { throw CommandFailure(message: "--format '\(name)' is not one of \(DataFormat.names.joined(separator: ", "))") }
-            return f
-        }
-        let encoded = try reporting(path: data) { () throws -> Trainer.Encoded in
-            let set = try DataSource.load(
-                path: data, format: dataFormat, fields: FieldSelection(text: textField, pair: pairField, label: labelField), labels: .required)
-            let rows = set.examples.map { tok.encode($0.text, pair: $0.pair, maxLength: min(maxLength, base.maxTokens)) }
-            switch try set.resolveLabels(label2id: label2id, numLabels: labels) {
-            case .classes(let ids): return Trainer.Encoded(rows: rows, targets: .classes(ids))
-            case .regression(let v): return Trainer.Encoded(rows: rows, targets: .values(v))
-            }
-        }
+        let encoded = try DataOptions.labelled(
+            data, format: try DataOptions.format(format), fields: FieldSelection(text: textField, pair: pairField, label: labelField),
+            tokenizer: tok, model: base, labels: labels, id2label: id2label, maxLength: maxLength)
         let (loss, metrics) = try reporting(path: data) { try Trainer.evaluate(base, encoded, batchSize: batchSize) }
         if json {
             var object: JSONObject = ["data": .string(data), "examples": JSONValue(encoded.rows.count), "loss": .double(loss)]

@@ -74,7 +74,7 @@ struct InitAdapter: ParsableCommand {
             let checkpoint = try RobertaCheckpoint(archive)
             let directory = FileSystem.isDirectory(model) ? model : FileSystem.directoryName(model)
             let (config, _) = try checkpoint.config(sourceDirectory: directory, configPath: nil)
-            let weights = try archive.files.map { (file: FileSystem.baseName($0), sha256: try AdapterMerge.digest($0)) }
+            let weights = try AdapterMerge.digests(archive.files)
             return try AdapterInit.make(config: config, weights: weights, options: options)
         }
         try reporting(path: out) { try AdapterFile.write(set, to: out, replace: force) }

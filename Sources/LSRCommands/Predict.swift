@@ -69,7 +69,7 @@ struct Predict: ParsableCommand {
         guard roberta.weights.classifier != nil else {
             throw CommandFailure(message: "\(model): no sequence-classification head (classifier.*): nothing to predict with")
         }
-        let tokenizerDirectory = tokenizer ?? (FileSystem.isDirectory(model) ? model : FileSystem.directoryName(model))
+        let tokenizerDirectory = DataOptions.tokenizerDirectory(tokenizer, model: model)
         let tok = try reporting(path: tokenizerDirectory) { try Tokenizer.load(directory: tokenizerDirectory) }
 
         var inputs: [(text: String, pair: String?)] = []
@@ -77,13 +77,7 @@ struct Predict: ParsableCommand {
         if let text {
             inputs = [(text, pair)]
         } else if let data {
-            let dataFormat: DataFormat?
-            if let format {
-                guard let f = DataFormat(name: format) else { throw CommandFailure(message: "--format '\(format)' is not one of \(DataFormat.names.joined(separator: ", "))") }
-                dataFormat = f
-            } else {
-                dataFormat = nil
-            }
+            let dataFormat = try DataOptions.format(format)
             let dataset = try reporting(path: data) {
                 try DataSource.load(path: data, format: dataFormat, fields: FieldSelection(text: textField, pair: pairField))
             }

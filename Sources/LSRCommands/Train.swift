@@ -65,24 +65,13 @@ struct Train: ParsableCommand {
         guard let labels = base.weights.labelCount else {
             throw CommandFailure(message: "\(model): no sequence-classification head (classifier.*): train needs a classifier model")
         }
-        let tokenizerDirectory = tokenizer ?? (FileSystem.isDirectory(model) ? model : FileSystem.directoryName(model))
+        let tokenizerDirectory = DataOptions.tokenizerDirectory(tokenizer, model: model)
         let tok = try reporting(path: tokenizerDirectory) { try Tokenizer.load(directory: tokenizerDirectory) }
-        var label2id: [String: Int] = [:]
-        for (id, name) in base.config.id2label { label2id[name] = id }
-        let dataFormat = try format.map { name -> DataFormat in
-            guard let f = DataFormat(name: name) else { throw CommandFailure(message: "--format '\(name)' is not one of \(DataFormat.names.joined(separator: ", "))") }
-            return f
-        }
+        let dataFormat = try DataOptions.format(format)
         func encode(_ path: String) throws -> Trainer.Encoded {
-            try reporting(path: path) {
-                let data = try DataSource.load(
-                    path: path, format: dataFormat, fields: FieldSelection(text: textField, pair: pairField, label: labelField), labels: .required)
-                let rows = data.examples.map { tok.encode($0.text, pair: $0.pair, maxLength: min(maxLength, base.maxTokens)) }
-                switch try data.resolveLabels(label2id: label2id, numLabels: labels) {
-                case .classes(let ids): return Trainer.Encoded(rows: rows, targets: .classes(ids))
-                case .regression(let v): return Trainer.Encoded(rows: rows, targets: .values(v))
-                }
-            }
+            try DataOptions.labelled(
+                path, format: dataFormat, fields: FieldSelection(text: textField, pair: pairField, label: labelField), tokenizer: tok, model: base,
+                labels: labels, id2label: base.config.id2label, maxLength: maxLength)
         }
         let trainData = try encode(train)
         let evalData = try eval.map(encode)
@@ -98,8 +87,7 @@ struct Train: ParsableCommand {
         initOptions.seed = seed
         if let splits = try SplitOptions.factors(factors) { (initOptions.outSplit, initOptions.inSplit) = (splits.out, splits.in) }
         initOptions.rankSplit = try SplitOptions.rank(rankSplit)
-        let files = try Checkpoint.open(model).files
-        let weights = try files.map { (file: FileSystem.baseName($0), sha256: try AdapterMerge.digest($0)) }
+        let weights = try AdapterMerge.digests(try Checkpoint.open(model).files)
         let adapters = try reporting(path: model) { try AdapterInit.make(config: base.config, weights: weights, options: initOptions) }
 
         var settings = Optimizer.Settings()
