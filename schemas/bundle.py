@@ -4,7 +4,7 @@ from pathlib import Path
 root = Path(sys.argv[1])
 order = ["lsr-adapter", "lsr-merge", "inspect-output", "import-output", "predict-output", "predict-line", "tokenize-output",
          "validate-output", "merge-output", "init-adapter-output", "lora-conversion", "convert-adapter-output",
-         "delta-config", "export-output", "eval-output"]
+         "delta-config", "export-output", "eval-output", "trainer-state", "training-metrics-line"]
 files = sorted(p.name[:-len(".schema.json")] for p in (root / "schemas").glob("*.schema.json"))
 assert sorted(order) == files, (order, files)
 def ident(name):

@@ -139,9 +139,15 @@ public enum AdapterFile {
     @discardableResult
     public static func write(_ set: AdapterSet, to directory: String, replace: Bool = false) throws -> [String] {
         let staged = try StagedDirectory(destination: directory, replace: replace)
-        try Safetensors.write(tensors(set), metadata: [(key: "format", value: "lsrconv")], to: staged.file(weightsName))
-        try DurableFile.write(JSON.data(config(set), style: .pretty), to: staged.file(configName))
+        try writeFiles(set, into: staged.path)
         try staged.commit()
         return [configName, weightsName]
+    }
+
+    /// Writes the two files into an existing directory (each durably; a training checkpoint
+    /// stages its whole directory itself, and train's output directory holds more than these).
+    public static func writeFiles(_ set: AdapterSet, into directory: String) throws {
+        try Safetensors.write(tensors(set), metadata: [(key: "format", value: "lsrconv")], to: FileSystem.join(directory, weightsName))
+        try DurableFile.write(JSON.data(config(set), style: .pretty), to: FileSystem.join(directory, configName))
     }
 }

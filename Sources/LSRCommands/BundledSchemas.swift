@@ -34,6 +34,8 @@ public enum BundledSchemas {
         Schema(name: "delta-config", text: deltaConfig),
         Schema(name: "export-output", text: exportOutput),
         Schema(name: "eval-output", text: evalOutput),
+        Schema(name: "trainer-state", text: trainerState),
+        Schema(name: "training-metrics-line", text: trainingMetricsLine),
     ]
 
     /// The schema called `name` ("lsr-adapter"), also accepted with its file suffix
@@ -2005,6 +2007,125 @@ public enum BundledSchemas {
               ]
             }
           ]
+        }
+
+        """##
+
+    // MARK: - schemas/trainer-state.schema.json
+
+    static let trainerState = ##"""
+        {
+          "$schema": "https://json-schema.org/draft/2020-12/schema",
+          "$id": "urn:lsrconv:schema:trainer-state:1",
+          "title": "lsrconv trainer_state.json",
+          "description": "Where a training run stands: written at the top of train's output directory at the end, and in every checkpoints/step-N directory, whose optimizer.safetensors holds the tensors (param.I, param.I.exp_avg, param.I.exp_avg_sq, best.I). `--resume` continues from it and refuses it when `settings` differ from the new run's.",
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "$schema",
+            "format_version",
+            "global_step",
+            "epochs_done",
+            "batch_in_epoch",
+            "micro_batches",
+            "pending_loss_sum",
+            "pending_loss_count",
+            "best",
+            "elapsed_seconds",
+            "log_history",
+            "settings"
+          ],
+          "properties": {
+            "$schema": { "description": "Names this schema.", "const": "urn:lsrconv:schema:trainer-state:1" },
+            "format_version": { "description": "Layout version of this file and optimizer.safetensors.", "const": 1 },
+            "global_step": { "description": "Updates done.", "type": "integer", "minimum": 0 },
+            "epochs_done": { "description": "Whole epochs done; the data order of epoch e (0-based) is a function of the seed and e.", "type": "integer", "minimum": 0 },
+            "batch_in_epoch": { "description": "Micro-batches of the current epoch already used.", "type": "integer", "minimum": 0 },
+            "micro_batches": { "description": "Micro-batches used over the whole run.", "type": "integer", "minimum": 0 },
+            "pending_loss_sum": { "description": "Sum of the training losses of the updates since the last log line.", "type": "number" },
+            "pending_loss_count": { "description": "Number of those updates.", "type": "integer", "minimum": 0 },
+            "best": {
+              "description": "The best evaluation so far by the first metric (accuracy, or Pearson for regression); null before any.",
+              "oneOf": [
+                { "type": "null" },
+                {
+                  "type": "object",
+                  "additionalProperties": false,
+                  "required": ["step", "value"],
+                  "properties": {
+                    "step": { "description": "The update after which it was measured.", "type": "integer", "minimum": 0 },
+                    "value": { "description": "The metric's value.", "type": "number" }
+                  }
+                }
+              ]
+            },
+            "elapsed_seconds": { "description": "Training time so far, across resumed runs.", "type": "number", "minimum": 0 },
+            "log_history": {
+              "description": "Every metrics.jsonl line so far, each an instance of schemas/training-metrics-line.schema.json (urn:lsrconv:schema:training-metrics-line:1).",
+              "type": "array",
+              "items": { "type": "object", "required": ["step", "epoch", "learning_rate"] }
+            },
+            "settings": {
+              "description": "Everything that decides the trajectory: model weight digests, data digests, adapter layout and initialisation, optimiser, schedule, batch sizes, seed. Compared key by key on --resume.",
+              "type": "object",
+              "required": ["model_weights", "train_data", "adapter", "optimizer", "learning_rate", "total_steps", "batch_size", "seed"]
+            }
+          }
+        }
+
+        """##
+
+    // MARK: - schemas/training-metrics-line.schema.json
+
+    static let trainingMetricsLine = ##"""
+        {
+          "$schema": "https://json-schema.org/draft/2020-12/schema",
+          "$id": "urn:lsrconv:schema:training-metrics-line:1",
+          "title": "One line of lsrconv train's metrics.jsonl",
+          "description": "Written at every evaluation (each epoch, or every --eval-every updates, and at the end): the mean training loss since the previous line, the learning rate of the last update, and the evaluation of the --eval data when there is one. The same objects make up trainer_state.json's log_history.",
+          "type": "object",
+          "additionalProperties": false,
+          "required": [
+            "step",
+            "epoch",
+            "learning_rate"
+          ],
+          "properties": {
+            "step": {
+              "description": "Updates (optimizer steps) done.",
+              "type": "integer",
+              "minimum": 0
+            },
+            "epoch": {
+              "description": "Epochs done, fractional (2.5: half way through the third).",
+              "type": "number",
+              "minimum": 0
+            },
+            "learning_rate": {
+              "description": "The learning rate of the last update.",
+              "type": "number",
+              "minimum": 0
+            },
+            "train_loss": {
+              "description": "Mean training loss over the updates since the previous line (absent when none ran since).",
+              "type": "number",
+              "minimum": 0
+            },
+            "eval_loss": {
+              "description": "Mean loss on the --eval data: cross-entropy (classes) or mean squared error (regression).",
+              "type": "number",
+              "minimum": 0
+            },
+            "eval_accuracy": { "description": "Share of --eval examples whose arg-max class is the label.", "type": "number", "minimum": 0, "maximum": 1 },
+            "eval_f1": { "description": "F1 of class 1 (two classes only).", "type": "number", "minimum": 0, "maximum": 1 },
+            "eval_mcc": { "description": "Matthews correlation (multi-class form).", "type": "number", "minimum": -1, "maximum": 1 },
+            "eval_pearson": { "description": "Pearson's r of a regression head's outputs against the targets.", "type": "number", "minimum": -1, "maximum": 1 },
+            "eval_spearman": { "description": "Spearman's rho (average ranks for ties).", "type": "number", "minimum": -1, "maximum": 1 }
+          },
+          "dependentRequired": {
+            "eval_accuracy": ["eval_loss", "eval_mcc"],
+            "eval_pearson": ["eval_loss", "eval_spearman"]
+          }
         }
 
         """##

@@ -50,12 +50,12 @@ struct Eval: ParsableCommand {
         let (loss, metrics) = try reporting(path: data) { try Trainer.evaluate(base, encoded, batchSize: batchSize) }
         if json {
             var object: JSONObject = ["data": .string(data), "examples": JSONValue(encoded.rows.count), "loss": .double(loss)]
-            for (name, value) in metrics { object[name] = .double(value) }
+            for m in metrics { object[m.name] = .double(m.value) }
             Output.json(.object(object))
             return
         }
         Output.line("examples: \(encoded.rows.count)")
         Output.line("loss:     \(String(format: "%.4f", loss))")
-        for (name, value) in metrics { Output.line("\(name + ":")" + String(repeating: " ", count: max(1, 9 - name.count)) + String(format: "%.4f", value)) }
+        for (name, value) in metrics.map({ ($0.name, $0.value) }) { Output.line("\(name + ":")" + String(repeating: " ", count: max(1, 9 - name.count)) + String(format: "%.4f", value)) }
     }
 }

@@ -21,6 +21,8 @@ public struct LSRConv: ParsableCommand {
         } catch let failure as CommandFailure {
             Output.error(failure.message)
             Foundation.exit(failure.exitCode)
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)  // the command already said why (train, interrupted: 130)
         } catch {
             if exitCode(for: error) == .success { exit(withError: error) }
             let message = LSRConv.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
@@ -49,6 +51,9 @@ func reporting<T>(path: String? = nil, _ body: () throws -> T) throws -> T {
     } catch let error as FileError {
         throw CommandFailure(message: error.description)
     } catch {
-        throw CommandFailure(message: path.map { "\($0): \(error)" } ?? "\(error)")
+        // Errors that already name the file (DatasetError does) are not prefixed twice.
+        let text = "\(error)"
+        guard let path, !text.hasPrefix(path + ":") else { throw CommandFailure(message: text) }
+        throw CommandFailure(message: "\(path): \(text)")
     }
 }

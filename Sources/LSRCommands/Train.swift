@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
 import ArgumentParser
 import Foundation
 import LSRAdapters
@@ -6,26 +9,27 @@ import LSRFormats
 import LSRModel
 import LSRTrain
 
-/// `lsrconv train --model DIR --train FILE [--eval FILE] --out DIR [options]`: a first trainer
-/// (issue 6 in progress): LSR or LoRA adapters and the head, AdamW or SGD, a linear schedule with
-/// warm-up, evaluation after each epoch; writes the adapter (with the trained head) and
-/// metrics.jsonl. Not yet: checkpoints/--resume, dropout, gradient accumulation and clipping,
-/// best-checkpoint selection (the last state is written).
+/// `lsrconv train --model DIR --train FILE [--eval FILE] --out DIR [options]`: LSR or LoRA
+/// adapters and the head on a frozen RoBERTa classifier. Every check on the inputs runs before
+/// the first step; the output directory is made only then. Ctrl-C finishes the step, writes a
+/// checkpoint and exits with 130; `--resume` continues from it exactly.
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train LSR (or LoRA) adapters and the classification head on a data file.",
         discussion: """
             The base model stays frozen. Data: JSON Lines, CSV or TSV with text (and pair) and label fields \
-            (see predict). Labels are mapped through the model config's label2id (or integer ids). The output \
-            directory holds the adapter (adapter_config.json + adapter_model.safetensors, the trained head \
-            included) and metrics.jsonl (one line per epoch). Not built yet: checkpoints and --resume, \
-            dropout, gradient accumulation and clipping; the last state is written, not the best.
+            (see predict). Labels are mapped through the model config's label2id (or integer ids); a one-label \
+            head is a regression head (mean squared error). The output directory holds the adapter \
+            (adapter_config.json + adapter_model.safetensors, the trained head included) of the best evaluation \
+            (--keep last: the last step), trainer_state.json, metrics.jsonl (one line per evaluation), curve.svg, \
+            and checkpoints/step-N (adapter, optimizer moments, position) that --resume continues from exactly. \
+            Ctrl-C writes a checkpoint and stops.
             """)
 
     @Option(help: "Base model directory (a sequence classifier: its head is trained).") var model: String
     @Option(help: "Training data file.") var train: String
-    @Option(help: "Evaluation data file (accuracy and loss after every epoch).") var eval: String?
-    @Option(help: "Output adapter directory.") var out: String
+    @Option(help: "Evaluation data file (loss and metrics at every evaluation; picks the best state).") var eval: String?
+    @Option(help: "Output directory.") var out: String
     @Option(help: "Tokenizer directory (default: the model's).") var tokenizer: String?
     @Option(help: "lsr or lora.") var kind = "lsr"
     @Option(help: "Comma-separated modules to adapt in every layer.") var targets = "query,value"
@@ -34,15 +38,29 @@ struct Train: ParsableCommand {
     @Option(help: "auto, AxB, or AxB,CxD (out, in).") var factors = "auto"
     @Option(help: "r = r1×r2 (LSR).") var rankSplit: String?
     @Option(help: "α of ΔW = (α/r)·Up·Down.") var alpha: Double = 8
+    @Flag(help: "Train the λ scales of the Kronecker terms too (LSR).") var trainScales = false
+    @Option(help: "Start from this adapter directory instead of a fresh one (its settings replace --kind … --alpha).")
+    var initFrom: String?
+    @Option(help: "classification or regression (default: from the model's head: one label is regression).") var task: String?
     @Option(help: "Peak learning rate.") var lr: Float = 5e-4
+    @Option(help: "linear (warm-up, then decay to 0) or constant (warm-up, then the peak).") var lrSchedule = "linear"
+    @Option(help: "Fraction of the updates spent warming the learning rate up from 0.") var warmupRatio: Double = 0.06
+    @Option(help: "Warm-up updates (overrides --warmup-ratio).") var warmupSteps: Int?
     @Option(help: "Decoupled weight decay.") var weightDecay: Float = 0.01
     @Option(help: "adamw or sgd.") var optimizer = "adamw"
+    @Option(help: "Clip the global gradient norm to this; 0: off.") var maxGradNorm: Double = 1.0
     @Option(help: "Epochs.") var epochs = 3
     @Option(help: "Stop after this many updates.") var maxSteps: Int?
-    @Option(help: "Examples per step.") var batchSize = 16
-    @Option(help: "Fraction of the steps spent warming the learning rate up from 0.") var warmupRatio: Double = 0.06
+    @Option(help: "Examples per micro-batch.") var batchSize = 16
+    @Option(help: "Micro-batches per update (gradients averaged).") var gradAccum = 1
     @Option(help: "Tokens per example after truncation.") var maxLength = 128
     @Option(help: "Seed of the adapter initialisation and the shuffling.") var seed: UInt64 = 0
+    @Option(help: "Evaluate every N updates (default: every epoch).") var evalEvery: Int?
+    @Option(help: "Checkpoint every N updates (default: at every evaluation).") var saveEvery: Int?
+    @Option(help: "Checkpoints kept (the newest).") var keepCheckpoints = 2
+    @Option(help: "best (the best evaluation's state) or last.") var keep = "best"
+    @Option(help: "Continue from a checkpoint: a checkpoints/step-N directory, or an output directory (its newest).")
+    var resume: String?
     @Option(help: "Field holding the text.") var textField: String?
     @Option(help: "Field holding the second segment.") var pairField: String?
     @Option(help: "Field holding the label.") var labelField: String?
@@ -54,9 +72,21 @@ struct Train: ParsableCommand {
     func validate() throws {
         guard maxLength >= 4 else { throw ValidationError("--max-length must be at least 4") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard gradAccum >= 1 else { throw ValidationError("--grad-accum must be at least 1") }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard lr > 0 else { throw ValidationError("--lr must be positive") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
         guard (0...1).contains(warmupRatio) else { throw ValidationError("--warmup-ratio must be within 0 and 1") }
+        guard maxGradNorm >= 0, maxGradNorm.isFinite else { throw ValidationError("--max-grad-norm must be 0 (off) or positive") }
+        guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be at least 1") }
+        for (name, value) in [("--max-steps", maxSteps), ("--eval-every", evalEvery), ("--save-every", saveEvery)] {
+            if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
+        }
+        if let warmupSteps, warmupSteps < 0 { throw ValidationError("--warmup-steps must not be negative") }
+        guard ["best", "last"].contains(keep) else { throw ValidationError("--keep must be best or last") }
+        if let task, !["classification", "regression"].contains(task) { throw ValidationError("--task must be classification or regression") }
+        guard ScheduleKind(rawValue: lrSchedule) != nil else { throw ValidationError("--lr-schedule must be linear or constant") }
+        guard OptimizerKind(rawValue: optimizer) != nil else { throw ValidationError("--optimizer must be adamw or sgd") }
+        guard AdapterKind(rawValue: kind) != nil else { throw ValidationError("--kind must be lsr or lora") }
     }
 
     func run() throws {
@@ -65,68 +95,175 @@ struct Train: ParsableCommand {
         guard let labels = base.weights.labelCount else {
             throw CommandFailure(message: "\(model): no sequence-classification head (classifier.*): train needs a classifier model")
         }
+        if let task {
+            if task == "regression" && labels != 1 {
+                throw CommandFailure(message: "\(model): --task regression needs a one-label head; this one has \(labels) labels")
+            }
+            if task == "classification" && labels == 1 {
+                throw CommandFailure(message: "\(model): --task classification needs a head with 2 or more labels; this one has 1 (a regression head)")
+            }
+        }
         let tokenizerDirectory = DataOptions.tokenizerDirectory(tokenizer, model: model)
         let tok = try reporting(path: tokenizerDirectory) { try Tokenizer.load(directory: tokenizerDirectory) }
         let dataFormat = try DataOptions.format(format)
+        let fields = FieldSelection(text: textField, pair: pairField, label: labelField)
         func encode(_ path: String) throws -> Trainer.Encoded {
-            try DataOptions.labelled(
-                path, format: dataFormat, fields: FieldSelection(text: textField, pair: pairField, label: labelField), tokenizer: tok, model: base,
-                labels: labels, id2label: base.config.id2label, maxLength: maxLength)
+            let data = try DataOptions.labelled(
+                path, format: dataFormat, fields: fields, tokenizer: tok, model: base, labels: labels, id2label: base.config.id2label, maxLength: maxLength)
+            guard !data.rows.isEmpty else { throw CommandFailure(message: "\(path): no examples") }
+            return data
         }
         let trainData = try encode(train)
         let evalData = try eval.map(encode)
 
-        var initOptions = AdapterInit.Options()
-        guard let adapterKind = AdapterKind(rawValue: kind) else { throw CommandFailure(message: "--kind '\(kind)' is not lsr or lora") }
-        guard let optimizerKind = OptimizerKind(rawValue: optimizer) else { throw CommandFailure(message: "--optimizer '\(optimizer)' is not adamw or sgd") }
-        initOptions.kind = adapterKind
-        initOptions.targets = targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        initOptions.rank = rank
-        initOptions.separationRank = separationRank
-        initOptions.alpha = alpha
-        initOptions.seed = seed
-        if let splits = try SplitOptions.factors(factors) { (initOptions.outSplit, initOptions.inSplit) = (splits.out, splits.in) }
-        initOptions.rankSplit = try SplitOptions.rank(rankSplit)
         let weights = try AdapterMerge.digests(try Checkpoint.open(model).files)
-        let adapters = try reporting(path: model) { try AdapterInit.make(config: base.config, weights: weights, options: initOptions) }
+        var adapters: AdapterSet
+        var initDescription: JSONObject
+        if let initFrom {
+            adapters = try reporting(path: initFrom) { try AdapterFile.read(initFrom) }
+            try reporting(path: initFrom) { try adapters.apply(to: base) }  // checks the base; its head, if any, becomes the start
+            initDescription = ["from": .string(try AdapterMerge.digest(FileSystem.join(initFrom, AdapterFile.weightsName)))]
+        } else {
+            var initOptions = AdapterInit.Options()
+            initOptions.kind = AdapterKind(rawValue: kind)!
+            initOptions.targets = targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            (initOptions.rank, initOptions.separationRank, initOptions.alpha, initOptions.seed) = (rank, separationRank, alpha, seed)
+            if let splits = try SplitOptions.factors(factors) { (initOptions.outSplit, initOptions.inSplit) = (splits.out, splits.in) }
+            initOptions.rankSplit = try SplitOptions.rank(rankSplit)
+            adapters = try reporting(path: model) { try AdapterInit.make(config: base.config, weights: weights, options: initOptions) }
+            if trainScales { adapters.hyperparameters.trainableScales = true }
+            initDescription = ["seed": .string(String(seed))]
+        }
 
         var settings = Optimizer.Settings()
-        settings.kind = optimizerKind
+        settings.kind = OptimizerKind(rawValue: optimizer)!
         settings.weightDecay = weightDecay
-        let training = try reporting(path: model) { try AdapterTraining(model: base, adapters: adapters, trainHead: !freezeHead, settings: settings) }
         var options = Trainer.Options()
-        (options.epochs, options.maxSteps, options.batchSize, options.learningRate) = (epochs, maxSteps, batchSize, lr)
-        (options.warmupRatio, options.optimizer, options.maxLength, options.seed, options.trainHead) = (warmupRatio, settings, maxLength, seed, !freezeHead)
+        (options.epochs, options.maxSteps, options.batchSize, options.gradientAccumulation) = (epochs, maxSteps, batchSize, gradAccum)
+        (options.learningRate, options.schedule, options.warmupRatio, options.warmupSteps) = (lr, ScheduleKind(rawValue: lrSchedule)!, warmupRatio, warmupSteps)
+        (options.maxGradNorm, options.optimizer, options.maxLength, options.seed) = (maxGradNorm, settings, maxLength, seed)
+        (options.trainHead, options.evalEvery, options.saveEvery, options.keepBest) = (!freezeHead, evalEvery, saveEvery, keep == "best")
+        try reporting(path: train) { try Trainer.check(options, examples: trainData.rows.count) }
+        let plan = Trainer.Plan(examples: trainData.rows.count, options: options)
 
-        let start = Date()
-        let result = try reporting(path: train) {
-            try Trainer.run(training, train: trainData, eval: evalData, options: options) { event in
-                switch event {
-                case .step(let step, let total, let epoch, let loss, let rate):
-                    if step == 1 || step == total || step % 10 == 0 {
-                        Output.progress(String(format: "step %d/%d  epoch %d  loss %.4f  lr %.2e", step, total, epoch, loss, rate))
-                    }
-                case .evaluated(let epoch, let step, let loss, let metrics):
-                    Output.progress(String(format: "eval  epoch %d  step %d  loss %.4f", epoch, step, loss)
-                        + metrics.map { String(format: "  %@ %.4f", $0.name, $0.value) }.joined())
+        let training = try reporting(path: model) { try AdapterTraining(model: base, adapters: adapters, trainHead: !freezeHead, settings: settings) }
+        let session = TrainingSession(training: training)
+        let runSettings = try self.settings(
+            weights: weights, adapters: adapters, initDescription: initDescription, plan: plan, options: options, labels: labels)
+
+        // Resume: the checkpoint must come from this run's settings; its tensors replace the fresh ones.
+        if let resume {
+            let directory = try reporting(path: resume) { try TrainingCheckpoint.locate(resume) }
+            let stored = try reporting(path: directory) { try TrainingCheckpoint.read(directory) }
+            try reporting(path: directory) { try TrainingCheckpoint.check(stored, settings: runSettings) }
+            try reporting(path: directory) { try TrainingCheckpoint.restore(stored, into: session) }
+        }
+        try prepareOutput()
+
+        let id2label = adapters.head?.id2label ?? base.config.id2label
+        let interrupts = InterruptFlag.install()
+        let progress = TrainingProgress(total: plan.totalSteps, epochs: maxSteps == nil ? epochs : nil, alreadyDone: session.state.step)
+        let started = Date()
+        let elapsedBefore = session.state.elapsed
+        func writeLogs() throws {
+            let lines = session.state.log.map { JSON.serialize($0.json) + "\n" }.joined()
+            try DurableFile.write(Array(lines.utf8), to: FileSystem.join(out, "metrics.jsonl"))
+            try DurableFile.write(Array(TrainingCurve.svg(session.state.log, title: "lsrconv train: \(FileSystem.baseName(train))").utf8),
+                to: FileSystem.join(out, "curve.svg"))
+        }
+        var hooks = Trainer.Hooks()
+        hooks.events = { event in
+            progress.show(event)
+            if case .evaluated = event { try? writeLogs() }
+        }
+        hooks.checkpoint = { session in
+            session.state.elapsed = elapsedBefore + Date().timeIntervalSince(started)
+            let path = TrainingCheckpoint.path(output: out, step: session.state.step)
+            try TrainingCheckpoint.write(session, adapter: session.training.trainedSet(id2label: id2label), settings: runSettings, to: path)
+            TrainingCheckpoint.prune(output: out, keep: keepCheckpoints)
+        }
+        hooks.shouldStop = { interrupts.isSet }
+        let outcome = try reporting(path: out) { try Trainer.run(session, train: trainData, eval: evalData, options: options, hooks: hooks) }
+        progress.finish()
+        session.state.elapsed = elapsedBefore + Date().timeIntervalSince(started)
+
+        if case .interrupted(let step) = outcome {
+            try reporting(path: out) { try writeLogs() }
+            Output.progress("interrupted after step \(step): checkpoint \(TrainingCheckpoint.path(output: out, step: step)); continue with --resume \(out)")
+            throw ExitCode(130)
+        }
+        let set = training.trainedSet(id2label: id2label)
+        try reporting(path: out) {
+            try AdapterFile.writeFiles(set, into: out)
+            try DurableFile.write(JSON.data(TrainingCheckpoint.stateJSON(session.state, settings: runSettings), style: .pretty),
+                to: FileSystem.join(out, TrainingCheckpoint.stateName))
+            try writeLogs()
+        }
+        summary(session.state, set: set, kept: options.keepBest && evalData != nil ? "best" : "last")
+    }
+
+    /// Everything that decides the trajectory, recorded in every checkpoint: `--resume` refuses a
+    /// checkpoint whose settings differ (another model, data, adapter or schedule).
+    func settings(
+        weights: [(file: String, sha256: String)], adapters: AdapterSet, initDescription: JSONObject, plan: Trainer.Plan, options: Trainer.Options,
+        labels: Int
+    ) throws -> JSONObject {
+        let h = adapters.hyperparameters
+        let s = options.optimizer
+        func digest(_ path: String) throws -> JSONValue { .string(try reporting(path: path) { try AdapterMerge.digest(path) }) }
+        return [
+            "model_weights": .array(weights.map { ["file": .string($0.file), "sha256": .string($0.sha256)] }),
+            "num_labels": JSONValue(labels),
+            "train_data": try digest(train), "eval_data": try eval.map(digest) ?? .null,
+            "fields": ["text": textField.map(JSONValue.string) ?? .null, "pair": pairField.map(JSONValue.string) ?? .null,
+                "label": labelField.map(JSONValue.string) ?? .null],
+            "max_length": JSONValue(options.maxLength),
+            "adapter": [
+                "kind": .string(h.kind.rawValue), "targets": .array(h.targets.map(JSONValue.string)), "rank": JSONValue(h.rank),
+                "separation_rank": JSONValue(h.separationRank), "alpha": .double(h.alpha), "trainable_scales": .bool(h.trainableScales),
+                "modules": .array(adapters.modules.map { .string($0.name) }), "init": .object(initDescription),
+            ],
+            "train_head": .bool(options.trainHead),
+            "optimizer": ["kind": .string(s.kind.rawValue), "beta1": .double(Double(s.beta1)), "beta2": .double(Double(s.beta2)),
+                "epsilon": .double(Double(s.epsilon)), "weight_decay": .double(Double(s.weightDecay))],
+            "learning_rate": .double(Double(options.learningRate)), "lr_schedule": .string(options.schedule.rawValue),
+            "warmup_steps": JSONValue(plan.schedule.warmupSteps), "total_steps": JSONValue(plan.totalSteps),
+            "batch_size": JSONValue(options.batchSize), "grad_accum": JSONValue(options.gradientAccumulation),
+            "max_grad_norm": .double(options.maxGradNorm), "seed": .string(String(options.seed)),
+            "eval_every": options.evalEvery.map(JSONValue.init) ?? .null, "keep": .string(options.keepBest ? "best" : "last"),
+        ]
+    }
+
+    /// The output directory: new, or this run's own when resuming from a checkpoint inside it,
+    /// or replaced with --force. Made only once every input has been checked.
+    func prepareOutput() throws {
+        if FileSystem.exists(out) {
+            guard FileSystem.isDirectory(out) else { throw CommandFailure(message: "\(out): exists and is not a directory") }
+            let empty = ((try? FileSystem.contents(of: out)) ?? []).isEmpty
+            let resumingHere = resume.map { FileSystem.canonical($0)?.hasPrefix((FileSystem.canonical(out) ?? out) + "/") == true
+                || FileSystem.canonical($0) == FileSystem.canonical(out) } ?? false
+            if !empty && !resumingHere {
+                guard force else {
+                    throw CommandFailure(message: "\(out): already exists (--force replaces it; --resume \(out) continues its run)")
                 }
+                FileSystem.removeTree(out)
             }
         }
-        let set = training.trainedSet(id2label: base.config.id2label)
-        try reporting(path: out) { try AdapterFile.write(set, to: out, replace: force) }
-        var metrics = ""
-        for h in result.history {
-            var line: JSONObject = ["epoch": JSONValue(h.epoch), "step": JSONValue(h.step), "train_loss": .double(h.trainLoss)]
-            if let l = h.evalLoss { line["eval_loss"] = .double(l) }
-            for (name, value) in h.evalMetrics { line["eval_" + name] = .double(value) }
-            metrics += JSON.serialize(.object(line)) + "\n"
+        try reporting(path: out) { try StagedDirectory.createDirectories(out) }
+    }
+
+    func summary(_ state: TrainingState, set: AdapterSet, kept: String) {
+        let last = state.log.last
+        Output.line("trained:    \(state.step) steps in \(String(format: "%.1f", state.elapsed)) s" + (last?.trainLoss.map { String(format: ", last loss %.4f", $0) } ?? ""))
+        if let best = state.best, let entry = state.log.first(where: { $0.step == best.step && $0.evalLoss != nil }) {
+            Output.line("best eval:  step \(best.step), loss \(String(format: "%.4f", entry.evalLoss!))"
+                + entry.evalMetrics.map { ", \($0.name) \(String(format: "%.4f", $0.value))" }.joined())
         }
-        try reporting(path: out) { try DurableFile.write(Array(metrics.utf8), to: FileSystem.join(out, "metrics.jsonl")) }
-        let last = result.history.last
-        Output.line("trained:    \(result.steps) steps in \(String(format: "%.1f", Date().timeIntervalSince(start))) s, final loss \(String(format: "%.4f", result.finalLoss))")
         if let last, let loss = last.evalLoss {
-            Output.line("eval:       loss \(String(format: "%.4f", loss))" + last.evalMetrics.map { ", \($0.name) \(String(format: "%.4f", $0.value))" }.joined())
+            Output.line("last eval:  step \(last.step), loss \(String(format: "%.4f", loss))"
+                + last.evalMetrics.map { ", \($0.name) \(String(format: "%.4f", $0.value))" }.joined())
         }
-        Output.line("adapter:    \(out)/ (\(set.modules.count) modules, \(Output.grouped(set.parameterCount)) parameters" + (set.head != nil ? ", trained head)" : ")"))
+        Output.line("adapter:    \(out)/ (\(kept) state; \(set.modules.count) modules, \(Output.grouped(set.parameterCount)) adapter parameters"
+            + (set.head != nil ? ", trained head)" : ")"))
     }
 }

@@ -115,7 +115,7 @@ public final class StagedDirectory {
     }
 
     /// mkdir -p: creates `path` and any missing ancestors; an existing non-directory is an error.
-    static func createDirectories(_ path: String) throws(FileError) {
+    public static func createDirectories(_ path: String) throws(FileError) {
         if FileSystem.isDirectory(path) { return }
         if FileSystem.exists(path) { throw .notADirectory(path: path) }
         let parent = FileSystem.directoryName(path)

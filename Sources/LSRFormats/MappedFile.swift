@@ -114,6 +114,9 @@ public final class MappedFile: @unchecked Sendable {
 
 /// Helpers on paths shared by the readers and writers.
 public enum FileSystem {
+    /// Removes a directory tree this program wrote (symlinks are unlinked, not followed).
+    public static func removeTree(_ path: String) { LSRFormats.removeTree(path) }
+
     public static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR

@@ -71,8 +71,9 @@ public final class AdapterTraining: @unchecked Sendable {
     let headParameters: [FloatBuffer]
     let headGradients: [FloatBuffer]
 
-    /// Forward and backward on `batch`: the loss, with every trained tensor's gradient filled.
-    public func computeGradients(_ batch: TokenBatch, targets: RobertaModel.Targets) throws -> Double {
+    /// Forward and backward on `batch`: the loss, with every trained tensor's gradient filled
+    /// (`accumulate`: added to the gradients already there, for gradient accumulation).
+    public func computeGradients(_ batch: TokenBatch, targets: RobertaModel.Targets, accumulate: Bool = false) throws -> Double {
         let ws = try model.forward(batch, workspace: workspace, keepActivations: true)
         workspace = ws
         if gradients == nil || gradients!.shape != ws.shape {
@@ -80,30 +81,38 @@ public final class AdapterTraining: @unchecked Sendable {
         }
         let g = gradients!
         let loss = model.backward(ws, targets: targets, grads: g)
+        if !accumulate { optimizer.parameters.forEach { $0.gradient.zero() } }
         for slot in slots {
             let d = g.adapters[slot.layer][slot.linear]!
-            slot.gradients.forEach { $0.zero() }
             switch slot.module.factors {
             case .lsr(let up, let down):
+                // KroneckerSum.backward adds into its outputs.
                 let gs = slot.gradients
                 up.backward(d.up.pointer, dLeft: gs[0].pointer, dRight: gs[1].pointer, dScales: trainScales ? gs[4].pointer : nil)
                 down.backward(d.down.pointer, dLeft: gs[2].pointer, dRight: gs[3].pointer, dScales: trainScales ? gs[5].pointer : nil)
             case .lora:
-                slot.gradients[0].pointer.update(from: d.up.pointer, count: d.up.count)
-                slot.gradients[1].pointer.update(from: d.down.pointer, count: d.down.count)
+                Elementwise.add(d.up.pointer, into: slot.gradients[0].pointer, count: d.up.count)
+                Elementwise.add(d.down.pointer, into: slot.gradients[1].pointer, count: d.down.count)
             }
         }
         if let head = g.head {
             for (dst, src) in zip(headGradients, [head.denseWeight, head.denseBias, head.outWeight, head.outBias]) {
-                dst.pointer.update(from: src.pointer, count: src.count)
+                Elementwise.add(src.pointer, into: dst.pointer, count: src.count)
             }
         }
         return loss
     }
 
-    /// Applies the optimiser and refreshes the attached Up/Down from the updated factors.
+    /// Applies the optimiser (gradients scaled by `gradientScale`: clipping, the mean over
+    /// accumulated micro-batches) and refreshes the attached Up/Down from the updated factors.
     public func update(lr: Float, gradientScale: Float = 1) {
         optimizer.step(lr: lr, gradientScale: gradientScale)
+        refresh()
+    }
+
+    /// Materialises Up and Down again from the factors into the attached terms (after an
+    /// update, or after the factor values were restored from a checkpoint).
+    public func refresh() {
         for slot in slots {
             switch slot.module.factors {
             case .lsr(let up, let down):

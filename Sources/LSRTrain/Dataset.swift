@@ -27,6 +27,11 @@ public enum LabelValue: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// "name" or "number", for messages.
+    public var kind: String {
+        if case .name = self { "name" } else { "number" }
+    }
+
     public var description: String {
         switch self {
         case .name(let s): "\"\(s)\""
@@ -274,6 +279,8 @@ public enum DatasetError: Error, Equatable, Sendable {
     case invalidRegressionTarget(file: String, line: Int, value: LabelValue)
     /// A model label count below 1.
     case invalidLabelCount(file: String, numLabels: Int)
+    /// Class labels of both kinds in one file: names and numbers (JSON "positive" and 1).
+    case mixedLabelKinds(file: String, line: Int, value: LabelValue, firstLine: Int, firstValue: LabelValue)
 }
 
 extension DatasetError: CustomStringConvertible {
@@ -309,6 +316,8 @@ extension DatasetError: CustomStringConvertible {
             "\(f): line \(l): label \(v) is a real number, but the model classifies into \(n) labels (regression has 1)"
         case .invalidRegressionTarget(let f, let l, let v): "\(f): line \(l): regression target \(v) is not a finite number"
         case .invalidLabelCount(let f, let n): "\(f): the model's label count \(n) is not positive"
+        case .mixedLabelKinds(let f, let l, let v, let fl, let fv):
+            "\(f): line \(l): label \(v) is a \(v.kind), but line \(fl) has \(v.kind == "name" ? "a number" : "a name") (\(fv)): one file holds one kind of class label"
         }
     }
 }
@@ -556,8 +565,15 @@ extension Dataset {
         }
         var ids: [Int] = []
         ids.reserveCapacity(examples.count)
+        var first: (line: Int, value: LabelValue)?
         for example in examples {
             guard let label = example.label else { throw .missingLabel(file: path, line: example.line, field: fields.label) }
+            // Names and class ids mixed in one file are most likely two files joined, or a
+            // label column misread: refused rather than guessed.
+            if let first, first.value.kind != label.kind {
+                throw .mixedLabelKinds(file: path, line: example.line, value: label, firstLine: first.line, firstValue: first.value)
+            }
+            if first == nil { first = (example.line, label) }
             let id: Int
             switch label {
             case .integer(let i): id = i

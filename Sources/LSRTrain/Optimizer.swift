@@ -24,8 +24,9 @@ public final class Optimizer: @unchecked Sendable {
     public struct Parameter {
         public let values: FloatBuffer
         public let gradient: FloatBuffer
-        let m: FloatBuffer
-        let v: FloatBuffer
+        /// Adam's first and second moments (exp_avg, exp_avg_sq in torch's state dict).
+        public let m: FloatBuffer
+        public let v: FloatBuffer
         public init(values: FloatBuffer, gradient: FloatBuffer) {
             self.values = values
             self.gradient = gradient
@@ -44,10 +45,27 @@ public final class Optimizer: @unchecked Sendable {
         self.settings = settings
     }
 
-    /// √(Σ g²) over every gradient (for clipping by global norm).
+    /// √(Σ g²) over every gradient (for clipping by global norm), summed in double.
     public var gradientNorm: Double {
-        parameters.reduce(0.0) { total, p in total + p.gradient.array.reduce(0.0) { $0 + Double($1) * Double($1) } }.squareRoot()
+        var total = 0.0
+        for p in parameters {
+            let g = p.gradient.pointer
+            for i in 0..<p.gradient.count { total += Double(g[i]) * Double(g[i]) }
+        }
+        return total.squareRoot()
     }
+
+    /// The gradient factor of torch.nn.utils.clip_grad_norm_: max_norm / (‖g‖ + 1e-6), at most 1
+    /// (1 when `maxNorm` is 0: clipping off). `norm` is the global norm of the gradients as the
+    /// update will see them.
+    public static func clipFactor(norm: Double, maxNorm: Double) -> Double {
+        guard maxNorm > 0 else { return 1 }
+        return min(1, maxNorm / (norm + 1e-6))
+    }
+
+    /// Sets the update count, as a checkpoint recorded it (the moments are restored through
+    /// `parameters`).
+    public func restore(steps: Int) { self.steps = steps }
 
     /// One update with learning rate `lr`, gradients first scaled by `gradientScale` (clipping,
     /// accumulation).

@@ -2,35 +2,70 @@ import LSRAdapters
 import LSREngine
 import LSRModel
 
-/// The training loop over a dataset: tokenise once, shuffle per epoch (seeded), batch with
-/// dynamic padding, step with a linear schedule (warm-up, then decay to 0), evaluate after each
-/// epoch. The model stays frozen; adapters and (by default) the head learn.
+/// The training loop over a dataset: tokenised once, shuffled per epoch (a function of the seed
+/// and the epoch, so a resumed run sees the same order), batched with dynamic padding, gradients
+/// accumulated over `gradientAccumulation` micro-batches, clipped by global norm, stepped on a
+/// schedule; evaluated and checkpointed at the end of each epoch or every N updates. The model
+/// stays frozen; adapters and (by default) the head learn. The best evaluation's values are
+/// kept and put back at the end (`keepBest`).
 public enum Trainer {
     public struct Options: Sendable {
         public var epochs = 3
         /// Stop after this many updates (nil: epochs decide).
         public var maxSteps: Int?
+        /// Examples per micro-batch.
         public var batchSize = 16
+        /// Micro-batches per update (their gradients averaged).
+        public var gradientAccumulation = 1
         public var learningRate: Float = 5e-4
+        public var schedule = ScheduleKind.linear
         public var warmupRatio: Double = 0.06
+        /// Overrides `warmupRatio` when set.
+        public var warmupSteps: Int?
+        /// Clip the global gradient norm to this (0: off), as torch.nn.utils.clip_grad_norm_.
+        public var maxGradNorm: Double = 1.0
         public var optimizer = Optimizer.Settings()
         public var maxLength = 128
         public var seed: UInt64 = 0
         public var trainHead = true
+        /// Evaluate every N updates (nil: at the end of every epoch). Always at the end too.
+        public var evalEvery: Int?
+        /// Checkpoint every N updates (nil: whenever it evaluates, or each epoch without eval data).
+        public var saveEvery: Int?
+        /// Put back the values of the best evaluation at the end (else the last values stay).
+        public var keepBest = true
         public init() {}
+    }
+
+    /// The shape of a run: micro-batches per epoch, updates in all, and the schedule.
+    public struct Plan: Sendable, Equatable {
+        public var microBatchesPerEpoch: Int
+        public var updatesPerEpoch: Int
+        public var totalSteps: Int
+        public var schedule: LearningRateSchedule
+
+        public init(examples: Int, options: Options) {
+            microBatchesPerEpoch = (examples + options.batchSize - 1) / options.batchSize
+            // An epoch's last, partial group of micro-batches still makes an update (as transformers' Trainer).
+            updatesPerEpoch = (microBatchesPerEpoch + options.gradientAccumulation - 1) / options.gradientAccumulation
+            totalSteps = options.maxSteps ?? updatesPerEpoch * options.epochs
+            let warmup = options.warmupSteps ?? LearningRateSchedule.warmupSteps(ratio: options.warmupRatio, totalSteps: totalSteps)
+            schedule = LearningRateSchedule(kind: options.schedule, peak: options.learningRate, warmupSteps: warmup, totalSteps: totalSteps)
+        }
     }
 
     /// Progress, for the command layer to show.
     public enum Event: Sendable {
-        case step(step: Int, total: Int, epoch: Int, loss: Double, lr: Float)
-        case evaluated(epoch: Int, step: Int, loss: Double, metrics: [(name: String, value: Double)])
+        case step(step: Int, total: Int, epoch: Int, loss: Double, lr: Float, examples: Int)
+        case evaluated(LogEntry, best: Bool)
+        case saved(step: Int)
     }
 
-    public struct Result: Sendable {
-        public var steps: Int
-        public var finalLoss: Double
-        /// Per epoch: its last step, the mean training loss, and the evaluation (loss, metrics).
-        public var history: [(epoch: Int, step: Int, trainLoss: Double, evalLoss: Double?, evalMetrics: [(name: String, value: Double)])]
+    /// How a run ended.
+    public enum Outcome: Sendable, Equatable {
+        case finished
+        /// `shouldStop` asked for a stop; the state was checkpointed at `step`.
+        case interrupted(step: Int)
     }
 
     public enum Error: Swift.Error, Equatable, Sendable, CustomStringConvertible {
@@ -62,59 +97,128 @@ public enum Trainer {
         }
     }
 
-    /// Trains `training`'s adapters on `train`, evaluating on `eval` after every epoch.
-    public static func run(
-        _ training: AdapterTraining, train: Encoded, eval: Encoded?, options: Options, events: (Event) -> Void = { _ in }
-    ) throws -> Result {
-        guard options.batchSize >= 1 else { throw Error.badOption("--batch-size must be at least 1") }
-        guard options.epochs >= 1 || options.maxSteps != nil else { throw Error.badOption("--epochs must be at least 1") }
-        guard train.count > 0 else { throw Error.badOption("the training data has no examples") }
-        let padId = Int32(training.model.config.padTokenId)
-        let perEpoch = (train.count + options.batchSize - 1) / options.batchSize
-        let total = options.maxSteps ?? perEpoch * options.epochs
-        let warmup = Int((Double(total) * options.warmupRatio).rounded())
-        func lr(_ step: Int) -> Float {  // transformers get_linear_schedule_with_warmup
-            if step < warmup { return options.learningRate * Float(step) / Float(max(1, warmup)) }
-            return options.learningRate * max(0, Float(total - step) / Float(max(1, total - warmup)))
+    /// What the caller supplies besides the data: progress events, the checkpoint writer, and
+    /// the stop request (Ctrl-C), polled after every update.
+    public struct Hooks {
+        public var events: (Event) -> Void = { _ in }
+        public var checkpoint: ((TrainingSession) throws -> Void)?
+        public var shouldStop: () -> Bool = { false }
+        public init(events: @escaping (Event) -> Void = { _ in }, checkpoint: ((TrainingSession) throws -> Void)? = nil, shouldStop: @escaping () -> Bool = { false }) {
+            self.events = events
+            self.checkpoint = checkpoint
+            self.shouldStop = shouldStop
         }
-        var generator = SplitMix64(seed: options.seed)
-        var step = 0
-        var history: [(epoch: Int, step: Int, trainLoss: Double, evalLoss: Double?, evalMetrics: [(name: String, value: Double)])] = []
-        var lastLoss = Double.nan
-        var epoch = 0
-        while step < total {
-            epoch += 1
-            var order = Array(0..<train.count)
-            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
-            var sum = 0.0
-            var count = 0
-            var start = 0
-            while start < order.count && step < total {
-                let (batch, targets) = train.batch(order[start..<min(start + options.batchSize, order.count)], padId: padId)
-                let rate = lr(step)
-                lastLoss = try training.step(batch, targets: targets, lr: rate)
-                step += 1
-                sum += lastLoss
-                count += 1
-                events(.step(step: step, total: total, epoch: epoch, loss: lastLoss, lr: rate))
-                start += options.batchSize
-            }
-            var evalLoss: Double?
-            var metrics: [(name: String, value: Double)] = []
-            if let eval {
-                let (loss, values) = try evaluate(training.model, eval, batchSize: options.batchSize)
-                (evalLoss, metrics) = (loss, values)
-                events(.evaluated(epoch: epoch, step: step, loss: loss, metrics: values))
-            }
-            history.append((epoch, step, sum / Double(max(count, 1)), evalLoss, metrics))
-        }
-        return Result(steps: step, finalLoss: lastLoss, history: history)
     }
 
+    /// Checks the options against the data before any work.
+    public static func check(_ options: Options, examples: Int) throws(Error) {
+        guard examples > 0 else { throw .badOption("the training data has no examples") }
+        guard options.batchSize >= 1 else { throw .badOption("--batch-size must be at least 1") }
+        guard options.gradientAccumulation >= 1 else { throw .badOption("--grad-accum must be at least 1") }
+        guard options.epochs >= 1 || options.maxSteps != nil else { throw .badOption("--epochs must be at least 1") }
+        if let m = options.maxSteps, m < 1 { throw .badOption("--max-steps must be at least 1") }
+        if let e = options.evalEvery, e < 1 { throw .badOption("--eval-every must be at least 1") }
+        if let e = options.saveEvery, e < 1 { throw .badOption("--save-every must be at least 1") }
+        if let w = options.warmupSteps, w < 0 { throw .badOption("--warmup-steps must not be negative") }
+        guard options.maxGradNorm >= 0, options.maxGradNorm.isFinite else { throw .badOption("--max-grad-norm must be 0 (off) or positive") }
+        guard options.learningRate > 0, options.learningRate.isFinite else { throw .badOption("--lr must be positive") }
+    }
+
+    /// The example order of epoch `epoch` (0-based): a Fisher–Yates shuffle driven by a generator
+    /// seeded from (seed, epoch).
+    public static func order(examples: Int, seed: UInt64, epoch: Int) -> [Int] {
+        var generator = SplitMix64(seed: seed ^ (0x9E37_79B9_7F4A_7C15 &* UInt64(epoch + 1)))
+        var order = Array(0..<examples)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(generator.next() % UInt64(i + 1))) }
+        return order
+    }
+
+    /// Trains `session`'s adapters on `train` from where its state stands (0 for a fresh run, the
+    /// checkpoint's position for a resumed one) to the plan's last update.
+    public static func run(_ session: TrainingSession, train: Encoded, eval: Encoded?, options: Options, hooks: Hooks = Hooks()) throws -> Outcome {
+        try check(options, examples: train.count)
+        let training = session.training
+        let padId = Int32(training.model.config.padTokenId)
+        let plan = Plan(examples: train.count, options: options)
+        let accumulation = options.gradientAccumulation
+        var state: TrainingState {
+            get { session.state }
+            _modify { yield &session.state }
+        }
+        var rate = plan.schedule.rate(at: max(0, state.step - 1))
+
+        func logLine(evaluate: Bool) throws {
+            let progress = Double(state.epoch) + Double(state.batchInEpoch) / Double(plan.microBatchesPerEpoch)
+            var entry = LogEntry(
+                step: state.step, epoch: progress, trainLoss: state.lossCount > 0 ? state.lossSum / Double(state.lossCount) : nil,
+                learningRate: Double(rate))
+            var isBest = false
+            if evaluate, let eval {
+                let (loss, metrics) = try Self.evaluate(training.model, eval, batchSize: options.batchSize)
+                (entry.evalLoss, entry.evalMetrics) = (loss, metrics)
+                // The selection metric is the first one (accuracy, or Pearson for regression); ties keep the earlier.
+                if let value = metrics.first?.value, value.isFinite, state.best.map({ value > $0.value }) ?? true {
+                    state.best = (state.step, value)
+                    session.rememberBest()
+                    isBest = true
+                }
+            }
+            (state.lossSum, state.lossCount) = (0, 0)
+            state.log.append(entry)
+            hooks.events(.evaluated(entry, best: isBest))
+        }
+
+        var order = state.step < plan.totalSteps ? Self.order(examples: train.count, seed: options.seed, epoch: state.epoch) : []
+        while state.step < plan.totalSteps {
+            // One update: up to `accumulation` micro-batches of the current epoch.
+            var lossSum = 0.0
+            var micro = 0
+            var examples = 0
+            while micro < accumulation && state.batchInEpoch < plan.microBatchesPerEpoch {
+                let start = state.batchInEpoch * options.batchSize
+                let (batch, targets) = train.batch(order[start..<min(start + options.batchSize, train.count)], padId: padId)
+                lossSum += try training.computeGradients(batch, targets: targets, accumulate: micro > 0)
+                micro += 1
+                examples += batch.batch
+                state.batchInEpoch += 1
+                state.microBatches += 1
+            }
+            // The mean over micro-batches (each already a mean over its examples), then clipping
+            // on the gradient the update will use.
+            let mean = 1 / Double(micro)
+            let clip = Optimizer.clipFactor(norm: training.optimizer.gradientNorm * mean, maxNorm: options.maxGradNorm)
+            rate = plan.schedule.rate(at: state.step)
+            training.update(lr: rate, gradientScale: Float(mean * clip))
+            state.step += 1
+            let loss = lossSum * mean
+            state.lossSum += loss
+            state.lossCount += 1
+            hooks.events(.step(step: state.step, total: plan.totalSteps, epoch: state.epoch + 1, loss: loss, lr: rate, examples: examples))
+
+            let epochEnded = state.batchInEpoch == plan.microBatchesPerEpoch
+            if epochEnded {
+                state.epoch += 1
+                state.batchInEpoch = 0
+                order = Self.order(examples: train.count, seed: options.seed, epoch: state.epoch)
+            }
+            let last = state.step == plan.totalSteps
+            let evaluateNow = last || (options.evalEvery.map { state.step % $0 == 0 } ?? epochEnded)
+            if evaluateNow { try logLine(evaluate: true) }
+            let saveNow = options.saveEvery.map { state.step % $0 == 0 } ?? evaluateNow
+            let stop = !last && hooks.shouldStop()
+            if let checkpoint = hooks.checkpoint, saveNow || stop {
+                try checkpoint(session)
+                hooks.events(.saved(step: state.step))
+            }
+            if stop { return .interrupted(step: state.step) }
+        }
+        if options.keepBest, eval != nil { session.restoreBest() }
+        return .finished
+    }
     /// Mean loss and the GLUE metrics of `model` on `data`, in eval mode: accuracy (and, for two
     /// classes, F1 and Matthews correlation; MCC also for more) or Pearson and Spearman for a
     /// regression head. Metrics in a fixed order, named as metrics.jsonl and `eval --json` name them.
-    public static func evaluate(_ model: RobertaModel, _ data: Encoded, batchSize: Int) throws -> (loss: Double, metrics: [(name: String, value: Double)]) {
+    public static func evaluate(_ model: RobertaModel, _ data: Encoded, batchSize: Int) throws -> (loss: Double, metrics: [Metric]) {
         let padId = Int32(model.config.padTokenId)
         var workspace: RobertaWorkspace?
         var lossSum = 0.0
@@ -144,13 +248,15 @@ public enum Trainer {
         let loss = lossSum / Double(max(data.count, 1))
         switch data.targets {
         case .classes(let ids):
-            var metrics = [("accuracy", Metrics.accuracy(predictions: predictedClasses, labels: ids))]
-            if (predictedClasses + ids).allSatisfy({ $0 == 0 || $0 == 1 }) { metrics.append(("f1", Metrics.f1(predictions: predictedClasses, labels: ids))) }
-            metrics.append(("mcc", Metrics.matthews(predictions: predictedClasses, labels: ids)))
+            var metrics = [Metric(name: "accuracy", value: Metrics.accuracy(predictions: predictedClasses, labels: ids))]
+            if (predictedClasses + ids).allSatisfy({ $0 == 0 || $0 == 1 }) {
+                metrics.append(Metric(name: "f1", value: Metrics.f1(predictions: predictedClasses, labels: ids)))
+            }
+            metrics.append(Metric(name: "mcc", value: Metrics.matthews(predictions: predictedClasses, labels: ids)))
             return (loss, metrics)
         case .values(let v):
             let targets = v.map(Double.init)
-            return (loss, [("pearson", Metrics.pearson(predictedValues, targets)), ("spearman", Metrics.spearman(predictedValues, targets))])
+            return (loss, [Metric(name: "pearson", value: Metrics.pearson(predictedValues, targets)), Metric(name: "spearman", value: Metrics.spearman(predictedValues, targets))])
         }
     }
 }

@@ -12,7 +12,7 @@ import Testing
     static let names = [
         "lsr-adapter", "lsr-merge", "inspect-output", "import-output", "predict-output", "predict-line", "tokenize-output",
         "validate-output", "merge-output", "init-adapter-output", "lora-conversion", "convert-adapter-output",
-        "delta-config", "export-output", "eval-output",
+        "delta-config", "export-output", "eval-output", "trainer-state", "training-metrics-line",
     ]
 
     @Test func bundledTextsAreTheFiles() throws {
@@ -89,7 +89,7 @@ import Testing
             result.stderr
                 == "error: no bundled schema 'lora': the schemas are lsr-adapter, lsr-merge, inspect-output, import-output, predict-output, predict-line, "
                 + "tokenize-output, validate-output, merge-output, init-adapter-output, lora-conversion, convert-adapter-output, "
-                + "delta-config, export-output, eval-output\n"
+                + "delta-config, export-output, eval-output, trainer-state, training-metrics-line\n"
         )
     }
 

@@ -287,13 +287,13 @@ import Testing
                 [plain],
                 "error: \(plain): give --schema: the document's \"$schema\" names no bundled schema (bundled: lsr-adapter, lsr-merge, inspect-output, "
                     + "import-output, predict-output, predict-line, tokenize-output, validate-output, merge-output, init-adapter-output, lora-conversion, "
-                    + "convert-adapter-output, delta-config, export-output, eval-output)"
+                    + "convert-adapter-output, delta-config, export-output, eval-output, trainer-state, training-metrics-line)"
             ),
             (
                 [plain, "--schema", "nope"],
                 "error: --schema 'nope' is neither a bundled schema (lsr-adapter, lsr-merge, inspect-output, import-output, predict-output, "
                     + "predict-line, tokenize-output, validate-output, merge-output, init-adapter-output, lora-conversion, "
-                    + "convert-adapter-output, delta-config, export-output, eval-output) nor a file"
+                    + "convert-adapter-output, delta-config, export-output, eval-output, trainer-state, training-metrics-line) nor a file"
             ),
             ([plain, "--model", dir.path], "error: \(plain): --model applies to an adapter directory, not to a file"),
             ([dir.path, "--schema", "lsr-adapter"], "error: \(dir.path): --schema applies to a JSON file; an adapter directory is checked against lsr-adapter"),

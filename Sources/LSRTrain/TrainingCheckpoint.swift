@@ -1,0 +1,210 @@
+import LSRAdapters
+import LSREngine
+import LSRFormats
+
+/// Training checkpoints: `checkpoints/step-N/` under train's output directory, staged and renamed
+/// into place whole, holding
+///   adapter_config.json + adapter_model.safetensors   the adapter at step N (eval/merge/export take it as is)
+///   optimizer.safetensors   every trained tensor's exact value (`param.I`), Adam's moments
+///                           (`param.I.exp_avg`, `param.I.exp_avg_sq`) and the best values so far
+///                           (`best.I`), I in the optimiser's order; metadata: optimizer_steps
+///   trainer_state.json      the TrainingState (schemas/trainer-state.schema.json) and the
+///                           settings of the run, which `--resume` must match.
+/// Data order and dropout masks are functions of the seed and the positions in the state, so
+/// restoring these makes the rest of the run the same, bit for bit, as an uninterrupted one.
+public enum TrainingCheckpoint {
+    public static let stateName = "trainer_state.json"
+    public static let optimizerName = "optimizer.safetensors"
+    public static let directoryName = "checkpoints"
+    public static let schemaID = "urn:lsrconv:schema:trainer-state:1"
+
+    public enum Error: Swift.Error, Equatable, Sendable, CustomStringConvertible {
+        /// Not a checkpoint directory (nor an output directory holding checkpoints).
+        case notACheckpoint(path: String)
+        /// trainer_state.json is not what this version writes.
+        case badState(pointer: String, reason: String)
+        /// optimizer.safetensors lacks a tensor or has it in another shape or dtype.
+        case badTensor(name: String, reason: String)
+        /// The checkpoint was made by a run with other settings.
+        case settingsMismatch(key: String, checkpoint: String, run: String)
+        public var description: String {
+            switch self {
+            case .notACheckpoint(let p): "\(p): not a training checkpoint (no \(stateName) here or under \(directoryName)/step-*)"
+            case .badState(let p, let r): "\(stateName) at \(p.isEmpty ? "/" : p): \(r)"
+            case .badTensor(let n, let r): "\(optimizerName): tensor '\(n)': \(r)"
+            case .settingsMismatch(let k, let c, let r): "the checkpoint was made with \(k) = \(c), this run has \(r)"
+            }
+        }
+    }
+
+    /// Writes a checkpoint of `session` to `directory` (replacing one there). `settings`
+    /// describes everything that decides the trajectory; `adapter` is the set to write.
+    public static func write(_ session: TrainingSession, adapter: AdapterSet, settings: JSONObject, to directory: String) throws {
+        let staged = try StagedDirectory(destination: directory, replace: true)
+        try AdapterFile.writeFiles(adapter, into: staged.path)
+        try writeTensors(session, to: staged.file(optimizerName))
+        try DurableFile.write(JSON.data(stateJSON(session.state, settings: settings), style: .pretty), to: staged.file(stateName))
+        try staged.commit()
+    }
+
+    /// The checkpoint directory for `step` under an output directory.
+    public static func path(output: String, step: Int) -> String {
+        FileSystem.join(FileSystem.join(output, directoryName), "step-\(step)")
+    }
+
+    /// Removes all but the newest `keep` checkpoints under `output`.
+    public static func prune(output: String, keep: Int) {
+        let existing = steps(output: output)
+        for step in existing.dropLast(keep) { FileSystem.removeTree(path(output: output, step: step)) }
+    }
+
+    /// Steps of the checkpoints under `output`, ascending.
+    public static func steps(output: String) -> [Int] {
+        let names = (try? FileSystem.contents(of: FileSystem.join(output, directoryName))) ?? []
+        return names.compactMap { $0.hasPrefix("step-") ? Int($0.dropFirst(5)) : nil }.sorted()
+    }
+
+    /// A checkpoint directory given itself or the output directory holding it (the newest).
+    public static func locate(_ path: String) throws(Error) -> String {
+        if FileSystem.exists(FileSystem.join(path, stateName)) && FileSystem.exists(FileSystem.join(path, optimizerName)) { return path }
+        if let newest = steps(output: path).last { return self.path(output: path, step: newest) }
+        throw .notACheckpoint(path: path)
+    }
+
+    /// The trainer_state.json document.
+    public static func stateJSON(_ state: TrainingState, settings: JSONObject) -> JSONValue {
+        var best: JSONValue = .null
+        if let b = state.best { best = ["step": JSONValue(b.step), "value": .double(b.value)] }
+        return [
+            "$schema": .string(schemaID), "format_version": 1, "global_step": JSONValue(state.step), "epochs_done": JSONValue(state.epoch),
+            "batch_in_epoch": JSONValue(state.batchInEpoch), "micro_batches": JSONValue(state.microBatches),
+            "pending_loss_sum": .double(state.lossSum), "pending_loss_count": JSONValue(state.lossCount), "best": best,
+            "elapsed_seconds": .double(state.elapsed), "log_history": .array(state.log.map(\.json)), "settings": .object(settings),
+        ]
+    }
+
+    /// What a checkpoint directory holds, read and checked.
+    public struct Stored {
+        public var state: TrainingState
+        public var settings: JSONObject
+        public var directory: String
+        let archive: TensorArchive
+        let optimizerSteps: Int
+    }
+
+    public static func read(_ directory: String) throws -> Stored {
+        let statePath = FileSystem.join(directory, stateName)
+        let file = try MappedFile(path: statePath)
+        let json: JSONValue
+        let state: TrainingState
+        let settings: JSONObject
+        do {
+            json = try JSON.parse(file.read(offset: 0, count: min(file.size, ShardIndex.maxIndexSize)))
+            (state, settings) = try parseState(json)
+        } catch { throw FileContextError(path: statePath, underlying: error) }
+        let tensorsPath = FileSystem.join(directory, optimizerName)
+        let archive = try Safetensors.read(path: tensorsPath)
+        guard let stepsText = archive.metadata.first(where: { $0.key == "optimizer_steps" })?.value, let steps = Int(stepsText), steps >= 0 else {
+            throw FileContextError(path: tensorsPath, underlying: Error.badTensor(name: "__metadata__", reason: "no optimizer_steps entry"))
+        }
+        return Stored(state: state, settings: settings, directory: directory, archive: archive, optimizerSteps: steps)
+    }
+
+    static func parseState(_ json: JSONValue) throws(Error) -> (TrainingState, JSONObject) {
+        guard case .object(let o) = json else { throw .badState(pointer: "", reason: "expected an object") }
+        func int(_ key: String) throws(Error) -> Int {
+            guard let v = o[key]?.intValue, v >= 0 else { throw .badState(pointer: "/" + key, reason: "expected a non-negative integer") }
+            return v
+        }
+        func double(_ key: String) throws(Error) -> Double {
+            guard let v = o[key]?.doubleValue else { throw .badState(pointer: "/" + key, reason: "expected a number") }
+            return v
+        }
+        guard o["$schema"]?.stringValue == schemaID else { throw .badState(pointer: "/$schema", reason: "expected \"\(schemaID)\"") }
+        guard o["format_version"]?.intValue == 1 else { throw .badState(pointer: "/format_version", reason: "expected 1") }
+        var state = TrainingState()
+        state.step = try int("global_step")
+        state.epoch = try int("epochs_done")
+        state.batchInEpoch = try int("batch_in_epoch")
+        state.microBatches = try int("micro_batches")
+        state.lossSum = try double("pending_loss_sum")
+        state.lossCount = try int("pending_loss_count")
+        state.elapsed = try double("elapsed_seconds")
+        switch o["best"] {
+        case .null?: break
+        case .object(let b)?:
+            guard let step = b["step"]?.intValue, let value = b["value"]?.doubleValue else {
+                throw .badState(pointer: "/best", reason: "expected {step, value}")
+            }
+            state.best = (step, value)
+        default: throw .badState(pointer: "/best", reason: "expected an object or null")
+        }
+        guard case .array(let lines)? = o["log_history"] else { throw .badState(pointer: "/log_history", reason: "expected an array") }
+        for (i, line) in lines.enumerated() {
+            guard let entry = LogEntry(json: line) else { throw .badState(pointer: "/log_history/\(i)", reason: "expected a metrics line") }
+            state.log.append(entry)
+        }
+        guard case .object(let settings)? = o["settings"] else { throw .badState(pointer: "/settings", reason: "expected an object") }
+        return (state, settings)
+    }
+
+    /// Checks that `stored` was made with `settings`: the first key that differs is the error.
+    public static func check(_ stored: Stored, settings: JSONObject) throws(Error) {
+        for key in Set(settings.keys).union(stored.settings.keys).sorted() {
+            let (c, r) = (stored.settings[key], settings[key])
+            if c != r {
+                throw .settingsMismatch(
+                    key: key, checkpoint: c.map { JSON.serialize($0) } ?? "(absent)", run: r.map { JSON.serialize($0) } ?? "(absent)")
+            }
+        }
+    }
+
+    /// Puts the stored values, moments, best values and state into `session`.
+    public static func restore(_ stored: Stored, into session: TrainingSession) throws {
+        let parameters = session.training.optimizer.parameters
+        func load(_ name: String, into buffer: FloatBuffer) throws(Error) {
+            guard let t = stored.archive[name] else { throw .badTensor(name: name, reason: "missing") }
+            guard t.dtype == .f32, t.elementCount == buffer.count, t.bytes.count == buffer.count * 4 else {
+                throw .badTensor(name: name, reason: "expected F32 with \(buffer.count) elements, found \(t.dtype) \(t.shape)")
+            }
+            UnsafeMutableRawPointer(buffer.pointer).copyMemory(from: t.bytes.buffer.baseAddress!, byteCount: t.bytes.count)
+        }
+        let path = FileSystem.join(stored.directory, optimizerName)
+        do {
+            let expected = Set(parameters.indices.flatMap { i in ["param.\(i)", "param.\(i).exp_avg", "param.\(i).exp_avg_sq"] })
+            let hasBest = stored.state.best != nil
+            for name in stored.archive.names where !expected.contains(name) && !(hasBest && name.hasPrefix("best.")) {
+                throw Error.badTensor(name: name, reason: "not a tensor of this run (\(parameters.count) trained tensors)")
+            }
+            for (i, p) in parameters.enumerated() {
+                try load("param.\(i)", into: p.values)
+                try load("param.\(i).exp_avg", into: p.m)
+                try load("param.\(i).exp_avg_sq", into: p.v)
+            }
+            if hasBest {
+                let best = parameters.map { FloatBuffer(count: $0.values.count) }
+                for (i, b) in best.enumerated() { try load("best.\(i)", into: b) }
+                session.setBest(best)
+            } else {
+                session.setBest(nil)
+            }
+        } catch { throw FileContextError(path: path, underlying: error) }
+        session.training.optimizer.restore(steps: stored.optimizerSteps)
+        session.training.refresh()
+        session.state = stored.state
+    }
+
+    static func writeTensors(_ session: TrainingSession, to path: String) throws {
+        func tensor(_ name: String, _ values: FloatBuffer) -> Safetensors.OutputTensor {
+            let bytes = [UInt8](UnsafeRawBufferPointer(UnsafeBufferPointer(values.buffer)))
+            return Safetensors.OutputTensor(name: name, dtype: .f32, shape: [values.count], source: TensorBytes(owning: bytes), sourceDType: .f32)
+        }
+        var tensors: [Safetensors.OutputTensor] = []
+        for (i, p) in session.training.optimizer.parameters.enumerated() {
+            tensors += [tensor("param.\(i)", p.values), tensor("param.\(i).exp_avg", p.m), tensor("param.\(i).exp_avg_sq", p.v)]
+        }
+        for (i, b) in (session.bestValues ?? []).enumerated() { tensors.append(tensor("best.\(i)", b)) }
+        let metadata = [(key: "format", value: "lsrconv-training-state"), (key: "optimizer_steps", value: String(session.training.optimizer.steps))]
+        try Safetensors.write(tensors, metadata: metadata, to: path)
+    }
+}
