@@ -11,6 +11,13 @@
 /// qkv [B·T, 3C]: per token the query, key and value projections side by side (one fused GEMM
 /// makes them); head h uses columns h·D..<(h+1)·D of each. keyMask [B·T]: 1 real, 0 padding.
 /// probs [B, H, T, T] (kept for the backward pass); context [B·T, C], heads side by side.
+///
+/// Training-mode dropout on the probabilities (eager_attention_forward: softmax, then
+/// nn.functional.dropout, then ·V) takes a `DropoutMask` over the flat [B, H, T, T] index:
+/// O = (P∘M/(1 − p))·V. `probs` keeps P itself, undropped, because the softmax backward needs
+/// P where M is 0 too (dS = P∘(dP − rowsum(dP∘P)) is non-zero there); M is regenerated from
+/// its counter-based hash in backward rather than stored (a stored mask per layer would add a
+/// second B·H·T·T buffer per layer, the largest activation there is).
 public struct AttentionShape: Sendable, Equatable {
     public let batch: Int
     public let length: Int
@@ -27,10 +34,14 @@ public struct AttentionShape: Sendable, Equatable {
 }
 
 public enum Attention {
+    /// `dropout` with `dropped`: dropout on the probabilities, P∘M/(1 − p) written to `dropped`
+    /// ([B, H, T, T], the caller's scratch, shared by every layer) for the P·V product.
     public static func forward(
         qkv: UnsafePointer<Float>, keyMask: UnsafePointer<Float>, shape: AttentionShape,
-        probs: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>
+        probs: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>,
+        dropout: DropoutMask? = nil, dropped: UnsafeMutablePointer<Float>? = nil
     ) {
+        precondition(dropout == nil || dropped != nil, "attention dropout needs a scratch buffer")  // a programming error
         let (t, h, d, c) = (shape.length, shape.heads, shape.headDim, shape.width)
         let scale = 1 / Float(d).squareRoot()
         // B·H independent small GEMM pairs: one per worker, OpenBLAS single-threaded inside.
@@ -44,7 +55,12 @@ public enum Attention {
                     let p = probs + bh * t * t
                     BLAS.gemm(transposeB: true, m: t, n: t, k: d, alpha: scale, a: q, lda: 3 * c, b: k, ldb: 3 * c, c: p, ldc: t)
                     softmaxRows(p, rows: t, columns: t, keyMask: keyMask + b * t)
-                    BLAS.gemm(m: t, n: d, k: t, a: p, lda: t, b: v, ldb: 3 * c, c: context + b * t * c + head * d, ldc: c)
+                    var weights = UnsafePointer(p)
+                    if let dropout, let dropped {
+                        dropout.apply(p, count: t * t, first: bh * t * t, into: dropped + bh * t * t)
+                        weights = UnsafePointer(dropped + bh * t * t)
+                    }
+                    BLAS.gemm(m: t, n: d, k: t, a: weights, lda: t, b: v, ldb: 3 * c, c: context + b * t * c + head * d, ldc: c)
                 }
             }
         }
@@ -56,9 +72,11 @@ public enum Attention {
     /// written (accumulated) into dqkv [B·T, 3C] at the query, key and value columns of the head.
     /// Masked keys have P = 0, hence dS = 0: no gradient flows to padding. `scratch` holds
     /// dP/dS, B·H·T·T floats (the caller's, reused across steps).
+    /// With the forward's `dropout` mask M (P̃ = P∘M/(1 − p)): dV = P̃ᵀ·dO, dP = (dO·Vᵀ)∘M/(1 − p),
+    /// and dS as above from P and dP; P̃ is rebuilt in the scratch slot before dP overwrites it.
     public static func backward(
         qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>, dcontext: UnsafePointer<Float>, shape: AttentionShape,
-        scratch: UnsafeMutablePointer<Float>, dqkv: UnsafeMutablePointer<Float>
+        scratch: UnsafeMutablePointer<Float>, dqkv: UnsafeMutablePointer<Float>, dropout: DropoutMask? = nil
     ) {
         let (t, h, d, c) = (shape.length, shape.heads, shape.headDim, shape.width)
         let scale = 1 / Float(d).squareRoot()
@@ -73,8 +91,15 @@ public enum Attention {
                     let p = probs + bh * t * t
                     let dp = scratch + bh * t * t
                     let dO = dcontext + b * t * c + head * d
-                    BLAS.gemm(transposeA: true, m: t, n: d, k: t, a: p, lda: t, b: dO, ldb: c, beta: 1, c: dv, ldc: 3 * c)
-                    BLAS.gemm(transposeB: true, m: t, n: t, k: d, a: dO, lda: c, b: v, ldb: 3 * c, c: dp, ldc: t)
+                    if let dropout {
+                        dropout.apply(p, count: t * t, first: bh * t * t, into: dp)  // P̃
+                        BLAS.gemm(transposeA: true, m: t, n: d, k: t, a: dp, lda: t, b: dO, ldb: c, beta: 1, c: dv, ldc: 3 * c)
+                        BLAS.gemm(transposeB: true, m: t, n: t, k: d, a: dO, lda: c, b: v, ldb: 3 * c, c: dp, ldc: t)  // dP̃
+                        dropout.apply(dp, count: t * t, first: bh * t * t, into: dp)  // dP
+                    } else {
+                        BLAS.gemm(transposeA: true, m: t, n: d, k: t, a: p, lda: t, b: dO, ldb: c, beta: 1, c: dv, ldc: 3 * c)
+                        BLAS.gemm(transposeB: true, m: t, n: t, k: d, a: dO, lda: c, b: v, ldb: 3 * c, c: dp, ldc: t)
+                    }
                     for i in 0..<t {
                         let (pr, dr) = (p + i * t, dp + i * t)
                         var dot: Float = 0

@@ -3,7 +3,7 @@ import LSRFormats
 
 /// RoBERTa encoder + sequence-classification head on the CPU (transformers
 /// modeling_roberta.py: RobertaEmbeddings, RobertaLayer ×L, RobertaClassificationHead), in
-/// eval mode (dropout is the identity).
+/// eval mode (dropout is the identity) unless `forward` is given `DropoutSettings`.
 ///
 /// Legend: B batch, T tokens per item (padded), N = B·T, C hidden, H heads, D = C/H,
 /// F intermediate, L labels.
@@ -41,6 +41,8 @@ public final class RobertaModel: @unchecked Sendable {
         /// Position ids run past the position table (RoBERTa counts from pad_token_id + 1).
         case sequenceTooLong(row: Int, tokens: Int, maximum: Int)
         case batchShape(String)
+        /// A dropout probability outside [0, 1]; `site` is hidden, attention or classifier.
+        case invalidDropout(site: String, probability: Float)
 
         public var description: String {
             switch self {
@@ -50,6 +52,7 @@ public final class RobertaModel: @unchecked Sendable {
             case .tokenTypeOutOfRange(let id, let row, let v): "row \(row): token type \(id) is outside the \(v) token types"
             case .sequenceTooLong(let row, let n, let m): "row \(row): \(n) tokens exceed the model's limit of \(m)"
             case .batchShape(let s): "batch: \(s)"
+            case .invalidDropout(let site, let p): "\(site) dropout probability \(p) is outside [0, 1]"
             }
         }
     }
@@ -103,8 +106,16 @@ public final class RobertaModel: @unchecked Sendable {
     /// One forward pass. `workspace` is reused when its shape matches the batch (no allocation
     /// in steady state); pass the one returned last time.
     /// `keepActivations`: keep every layer's activations for `backward` (training).
-    public func forward(_ batch: TokenBatch, workspace: RobertaWorkspace? = nil, keepActivations: Bool = false) throws(Error) -> RobertaWorkspace {
+    /// `dropout`: training-mode dropout with masks drawn from (settings.seed, `stream`, site)
+    /// (see `DropoutSettings`); pass a different `stream` for every micro-batch (the trainer's
+    /// global micro-batch index). nil or all probabilities 0: eval mode, bit for bit the pass
+    /// without dropout. `backward` reuses the masks this pass drew (the workspace records them).
+    public func forward(
+        _ batch: TokenBatch, workspace: RobertaWorkspace? = nil, keepActivations: Bool = false, dropout: DropoutSettings? = nil,
+        stream: UInt64 = 0
+    ) throws(Error) -> RobertaWorkspace {
         try validate(batch)
+        try dropout?.validate()
         let (b, t, c) = (batch.batch, batch.length, config.hiddenSize)
         let n = b * t
         let shape = AttentionShape(batch: b, length: t, heads: config.numAttentionHeads, headDim: c / config.numAttentionHeads)
@@ -112,6 +123,9 @@ public final class RobertaModel: @unchecked Sendable {
         let ws = workspace?.fits(shape: shape, config: config, labels: labels, keepsActivations: keepActivations) == true
             ? workspace!
             : RobertaWorkspace(shape: shape, config: config, labels: labels, layers: weights.layers.count, keepsActivations: keepActivations)
+        let sites = dropout.flatMap { $0.isOff ? nil : DropoutSites(settings: $0, stream: stream, layers: weights.layers.count) }
+        ws.dropoutSites = sites
+        if sites?.settings.attention ?? 0 > 0, ws.droppedProbs == nil { ws.droppedProbs = FloatBuffer(count: shape.probsCount) }
 
         // Embeddings, then LayerNorm: hidden [N, C].
         let positions = Embedding.positionIds(batch.ids, batch: b, length: t, padId: Int32(config.padTokenId))
@@ -126,16 +140,19 @@ public final class RobertaModel: @unchecked Sendable {
             }
         }
         weights.embeddingNorm.forward(ws.hidden.pointer, rows: n, into: ws.hidden.pointer)
+        if let mask = sites?.embeddings { Dropout.forward(ws.hidden.pointer, count: n * c, mask: mask, into: ws.hidden.pointer) }
         for i in 0..<n { ws.keyMask.pointer[i] = batch.mask[i] != 0 ? 1 : 0 }
 
-        for (i, layer) in weights.layers.enumerated() { encoderLayer(layer, index: i, ws: ws, rows: n, shape: shape) }
+        for (i, layer) in weights.layers.enumerated() { encoderLayer(layer, index: i, ws: ws, rows: n, shape: shape, dropout: sites) }
 
         if let classifier = weights.classifier {
-            // x[:, 0] (the <s> token of each item) → dense → tanh → out_proj.
+            // x[:, 0] (the <s> token of each item) → dropout → dense → tanh → dropout → out_proj.
             for item in 0..<b { (ws.pooled.pointer + item * c).update(from: ws.hidden.pointer + item * t * c, count: c) }
+            if let mask = sites?.classifierInput { Dropout.forward(ws.pooled.pointer, count: b * c, mask: mask, into: ws.pooled.pointer) }
             classifier.dense.forward(ws.pooled.pointer, rows: b, into: ws.pooledDense.pointer)
             Activation.tanh.forward(ws.pooledDense.pointer, count: b * c, into: ws.pooledDense.pointer)
-            classifier.outProjection.forward(ws.pooledDense.pointer, rows: b, into: ws.logits.pointer)
+            if let mask = sites?.classifierHidden { Dropout.forward(ws.pooledDense.pointer, count: b * c, mask: mask, into: ws.pooledDropped.pointer) }
+            classifier.outProjection.forward(ws.headInput.pointer, rows: b, into: ws.logits.pointer)
         }
         return ws
     }
@@ -143,7 +160,11 @@ public final class RobertaModel: @unchecked Sendable {
     /// One RobertaLayer: attention block, then feed-forward block, each closed by a residual
     /// sum and LayerNorm (post-norm), with any attached adapter added to its Linear's output.
     /// Reads and writes ws.hidden.
-    private func encoderLayer(_ layer: RobertaLayerWeights, index: Int, ws: RobertaWorkspace, rows n: Int, shape: AttentionShape) {
+    /// `dropout`: the pass's masks (nil: eval mode), applied where RobertaSelfAttention (probs),
+    /// RobertaSelfOutput and RobertaOutput apply theirs.
+    private func encoderLayer(
+        _ layer: RobertaLayerWeights, index: Int, ws: RobertaWorkspace, rows n: Int, shape: AttentionShape, dropout sites: DropoutSites?
+    ) {
         let c = config.hiddenSize
         let f = config.intermediateSize
         let deltas = adapters[index]
@@ -155,9 +176,12 @@ public final class RobertaModel: @unchecked Sendable {
         for (linear, offset) in [(AdaptedLinear.query, 0), (.key, c), (.value, 2 * c)] {
             deltas[linear]?.forward(x, rows: n, into: a.qkv.pointer + offset, ldy: 3 * c)
         }
-        Attention.forward(qkv: a.qkv.pointer, keyMask: ws.keyMask.pointer, shape: shape, probs: a.probs.pointer, context: a.context.pointer)
+        Attention.forward(
+            qkv: a.qkv.pointer, keyMask: ws.keyMask.pointer, shape: shape, probs: a.probs.pointer, context: a.context.pointer,
+            dropout: sites?.attentionProbs(index), dropped: ws.droppedProbs?.pointer)
         layer.attentionOutput.forward(a.context.pointer, rows: n, into: a.attentionSum.pointer)  // [N, C]
         deltas[.attentionOutput]?.forward(a.context.pointer, rows: n, into: a.attentionSum.pointer, ldy: c)
+        if let mask = sites?.attentionOutput(index) { Dropout.forward(a.attentionSum.pointer, count: n * c, mask: mask, into: a.attentionSum.pointer) }
         Elementwise.add(x, into: a.attentionSum.pointer, count: n * c)
         layer.attentionNorm.forward(
             a.attentionSum.pointer, rows: n, into: a.attended.pointer, mean: a.attentionMean.pointer, rstd: a.attentionRstd.pointer)
@@ -166,6 +190,7 @@ public final class RobertaModel: @unchecked Sendable {
         activation.forward(a.intermediate.pointer, count: n * f, into: a.activated.pointer)
         layer.output.forward(a.activated.pointer, rows: n, into: a.outputSum.pointer)  // [N, C]
         deltas[.output]?.forward(a.activated.pointer, rows: n, into: a.outputSum.pointer, ldy: c)
+        if let mask = sites?.feedForwardOutput(index) { Dropout.forward(a.outputSum.pointer, count: n * c, mask: mask, into: a.outputSum.pointer) }
         Elementwise.add(a.attended.pointer, into: a.outputSum.pointer, count: n * c)
         layer.outputNorm.forward(a.outputSum.pointer, rows: n, into: ws.hidden.pointer, mean: a.outputMean.pointer, rstd: a.outputRstd.pointer)
     }
@@ -214,13 +239,13 @@ public final class LayerActivations: @unchecked Sendable {
     let qkv: FloatBuffer  // [N, 3C]
     let probs: FloatBuffer  // [B, H, T, T]
     let context: FloatBuffer  // [N, C]
-    let attentionSum: FloatBuffer  // [N, C]: dense(context) + input, before LayerNorm
+    let attentionSum: FloatBuffer  // [N, C]: dropout(dense(context)) + input, before LayerNorm
     let attentionMean: FloatBuffer  // [N]
     let attentionRstd: FloatBuffer  // [N]
     let attended: FloatBuffer  // [N, C]: attention block output
     let intermediate: FloatBuffer  // [N, F]: before the activation
     let activated: FloatBuffer  // [N, F]: after it
-    let outputSum: FloatBuffer  // [N, C]: output(activated) + attended, before LayerNorm
+    let outputSum: FloatBuffer  // [N, C]: dropout(output(activated)) + attended, before LayerNorm
     let outputMean: FloatBuffer  // [N]
     let outputRstd: FloatBuffer  // [N]
 
@@ -254,9 +279,21 @@ public final class RobertaWorkspace: @unchecked Sendable {
     public let hidden: FloatBuffer  // [N, C]: after each layer; the last hidden state at the end
     let keyMask: FloatBuffer  // [N]
     let layers: [LayerActivations]
-    let pooled: FloatBuffer  // [B, C]: the <s> rows
+    let pooled: FloatBuffer  // [B, C]: the <s> rows (after the head's first dropout)
     let pooledDense: FloatBuffer  // [B, C]: tanh(dense(pooled))
+    let pooledDropped: FloatBuffer  // [B, C]: dropout(pooledDense), out_proj's input when the head drops
     public let logits: FloatBuffer  // [B, L]
+    /// The masks the last forward pass drew (nil: it ran in eval mode), for backward.
+    var dropoutSites: DropoutSites?
+    /// [B, H, T, T]: one layer's dropped attention probabilities for P̃·V, shared by all layers
+    /// (allocated by the first forward with attention dropout; the same for every later one).
+    var droppedProbs: FloatBuffer?
+
+    /// The dropout settings and stream of the last forward pass (nil: none, eval mode).
+    public var dropout: (settings: DropoutSettings, stream: UInt64)? { dropoutSites.map { ($0.settings, $0.stream) } }
+
+    /// out_proj's input: tanh(dense(pooled)), dropped out when the head's second dropout is on.
+    var headInput: FloatBuffer { dropoutSites?.classifierHidden == nil ? pooledDense : pooledDropped }
 
     init(shape: AttentionShape, config: RobertaConfig, labels: Int, layers count: Int, keepsActivations: Bool = false) {
         self.shape = shape
@@ -275,6 +312,7 @@ public final class RobertaWorkspace: @unchecked Sendable {
         }
         pooled = FloatBuffer(count: shape.batch * c)
         pooledDense = FloatBuffer(count: shape.batch * c)
+        pooledDropped = FloatBuffer(count: shape.batch * c)
         logits = FloatBuffer(count: shape.batch * labels)
     }
 

@@ -69,6 +69,8 @@ extension RobertaModel {
     /// Backward pass of the forward that filled `ws` (run with keepActivations): the loss, and
     /// its gradients in `grads`. The model's backward is its forward reversed: head, then each
     /// layer from the last, each block's LayerNorm, residual, Linears (and adapters) in turn.
+    /// A forward with dropout is differentiated through the same masks (regenerated from the
+    /// workspace's seed, stream and site: dx = dy∘M/(1 − p)).
     public func backward(_ ws: RobertaWorkspace, targets: Targets, grads g: RobertaGradients) -> Double {
         precondition(ws.keepsActivations, "backward needs a forward with keepActivations")  // a programming error, not input
         let (b, t) = (ws.shape.batch, ws.shape.length)
@@ -76,6 +78,7 @@ extension RobertaModel {
         g.zeroParameters()
         guard let classifier = weights.classifier else { return .nan }
         let labels = classifier.outProjection.outFeatures
+        let sites = ws.dropoutSites
 
         // Loss → dlogits [B, L].
         let loss: Double
@@ -87,12 +90,14 @@ extension RobertaModel {
         // Head: out_proj ← tanh ← dense ← the <s> rows.
         [g.dPooledDense, g.dPooledPre, g.dPooled, g.dHidden].forEach { $0.zero() }
         classifier.outProjection.backward(
-            ws.pooledDense.pointer, dy: g.dLogits.pointer, rows: b, dx: g.dPooledDense.pointer, dWeight: g.head?.outWeight.pointer,
+            ws.headInput.pointer, dy: g.dLogits.pointer, rows: b, dx: g.dPooledDense.pointer, dWeight: g.head?.outWeight.pointer,
             dBias: g.head?.outBias.pointer)
+        if let mask = sites?.classifierHidden { Dropout.backward(g.dPooledDense.pointer, count: b * c, mask: mask, into: g.dPooledDense.pointer) }
         Activation.tanh.backward(ws.pooledDense.pointer, y: ws.pooledDense.pointer, dy: g.dPooledDense.pointer, count: b * c, dx: g.dPooledPre.pointer)
         classifier.dense.backward(
             ws.pooled.pointer, dy: g.dPooledPre.pointer, rows: b, dx: g.dPooled.pointer, dWeight: g.head?.denseWeight.pointer,
             dBias: g.head?.denseBias.pointer)
+        if let mask = sites?.classifierInput { Dropout.backward(g.dPooled.pointer, count: b * c, mask: mask, into: g.dPooled.pointer) }
         for item in 0..<b { (g.dHidden.pointer + item * t * c).update(from: g.dPooled.pointer + item * c, count: c) }
 
         for index in weights.layers.indices.reversed() {
@@ -102,6 +107,9 @@ extension RobertaModel {
             layer.outputNorm.backward(
                 a.outputSum.pointer, mean: a.outputMean.pointer, rstd: a.outputRstd.pointer, dy: g.dHidden.pointer, rows: n, dx: g.dOutputSum.pointer)
             Elementwise.add(g.dOutputSum.pointer, into: g.dAttended.pointer, count: n * c)  // residual
+            if let mask = sites?.feedForwardOutput(index) {  // the residual is not dropped: mask after it
+                Dropout.backward(g.dOutputSum.pointer, count: n * c, mask: mask, into: g.dOutputSum.pointer)
+            }
             layer.output.backward(a.activated.pointer, dy: g.dOutputSum.pointer, rows: n, dx: g.dActivated.pointer)
             if let delta = deltas[.output], let d = dDeltas[.output] {
                 delta.backward(a.activated.pointer, dy: g.dOutputSum.pointer, ldy: c, rows: n, dUp: d.up.pointer, dDown: d.down.pointer, dx: g.dActivated.pointer)
@@ -116,13 +124,16 @@ extension RobertaModel {
                 a.attentionSum.pointer, mean: a.attentionMean.pointer, rstd: a.attentionRstd.pointer, dy: g.dAttended.pointer, rows: n,
                 dx: g.dAttentionSum.pointer)
             Elementwise.add(g.dAttentionSum.pointer, into: g.dInput.pointer, count: n * c)  // residual
+            if let mask = sites?.attentionOutput(index) {
+                Dropout.backward(g.dAttentionSum.pointer, count: n * c, mask: mask, into: g.dAttentionSum.pointer)
+            }
             layer.attentionOutput.backward(a.context.pointer, dy: g.dAttentionSum.pointer, rows: n, dx: g.dContext.pointer)
             if let delta = deltas[.attentionOutput], let d = dDeltas[.attentionOutput] {
                 delta.backward(a.context.pointer, dy: g.dAttentionSum.pointer, ldy: c, rows: n, dUp: d.up.pointer, dDown: d.down.pointer, dx: g.dContext.pointer)
             }
             Attention.backward(
                 qkv: a.qkv.pointer, probs: a.probs.pointer, dcontext: g.dContext.pointer, shape: ws.shape, scratch: g.scratch.pointer,
-                dqkv: g.dQKV.pointer)
+                dqkv: g.dQKV.pointer, dropout: sites?.attentionProbs(index))
             layer.queryKeyValue.backward(a.input.pointer, dy: g.dQKV.pointer, rows: n, dx: g.dInput.pointer)
             for (linear, offset) in [(AdaptedLinear.query, 0), (.key, c), (.value, 2 * c)] {
                 if let delta = deltas[linear], let d = dDeltas[linear] {
@@ -131,7 +142,8 @@ extension RobertaModel {
             }
             g.dHidden.pointer.update(from: g.dInput.pointer, count: n * c)
         }
-        // The embeddings are frozen and below every adapter: the gradient stops here.
+        // The embeddings are frozen and below every adapter: the gradient stops here (their
+        // dropout needs no backward).
         return loss
     }
 }
