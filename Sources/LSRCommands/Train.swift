@@ -49,6 +49,8 @@ struct Train: ParsableCommand {
     @Option(help: "Decoupled weight decay.") var weightDecay: Float = 0.01
     @Option(help: "adamw or sgd.") var optimizer = "adamw"
     @Option(help: "Clip the global gradient norm to this; 0: off.") var maxGradNorm: Double = 1.0
+    @Option(help: "Dropout probability for the hidden, attention and classifier sites (default: the model config's; 0: off).")
+    var dropout: Float?
     @Option(help: "Epochs.") var epochs = 3
     @Option(help: "Stop after this many updates.") var maxSteps: Int?
     @Option(help: "Examples per micro-batch.") var batchSize = 16
@@ -77,6 +79,7 @@ struct Train: ParsableCommand {
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
         guard (0...1).contains(warmupRatio) else { throw ValidationError("--warmup-ratio must be within 0 and 1") }
         guard maxGradNorm >= 0, maxGradNorm.isFinite else { throw ValidationError("--max-grad-norm must be 0 (off) or positive") }
+        if let dropout { guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must be within 0 and 1 (1 excluded)") } }
         guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be at least 1") }
         for (name, value) in [("--max-steps", maxSteps), ("--eval-every", evalEvery), ("--save-every", saveEvery)] {
             if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
@@ -143,6 +146,8 @@ struct Train: ParsableCommand {
         (options.learningRate, options.schedule, options.warmupRatio, options.warmupSteps) = (lr, ScheduleKind(rawValue: lrSchedule)!, warmupRatio, warmupSteps)
         (options.maxGradNorm, options.optimizer, options.maxLength, options.seed) = (maxGradNorm, settings, maxLength, seed)
         (options.trainHead, options.evalEvery, options.saveEvery, options.keepBest) = (!freezeHead, evalEvery, saveEvery, keep == "best")
+        let dropoutSettings = DropoutSettings(config: base.config, seed: seed, overridingAll: dropout)
+        options.dropout = dropoutSettings.isOff ? nil : dropoutSettings
         try reporting(path: train) { try Trainer.check(options, examples: trainData.rows.count) }
         let plan = Trainer.Plan(examples: trainData.rows.count, options: options)
 
@@ -230,7 +235,9 @@ struct Train: ParsableCommand {
             "warmup_steps": JSONValue(plan.schedule.warmupSteps), "total_steps": JSONValue(plan.totalSteps),
             "batch_size": JSONValue(options.batchSize), "grad_accum": JSONValue(options.gradientAccumulation),
             "max_grad_norm": .double(options.maxGradNorm), "seed": .string(String(options.seed)),
-            "eval_every": options.evalEvery.map(JSONValue.init) ?? .null, "keep": .string(options.keepBest ? "best" : "last"),
+            "eval_every": options.evalEvery.map(JSONValue.init) ?? .null,
+            "dropout": options.dropout.map { ["hidden": .double(Double($0.hidden)), "attention": .double(Double($0.attention)),
+                "classifier": .double(Double($0.classifier))] } ?? .null, "keep": .string(options.keepBest ? "best" : "last"),
         ]
     }
 

@@ -73,8 +73,11 @@ public final class AdapterTraining: @unchecked Sendable {
 
     /// Forward and backward on `batch`: the loss, with every trained tensor's gradient filled
     /// (`accumulate`: added to the gradients already there, for gradient accumulation).
-    public func computeGradients(_ batch: TokenBatch, targets: RobertaModel.Targets, accumulate: Bool = false) throws -> Double {
-        let ws = try model.forward(batch, workspace: workspace, keepActivations: true)
+    /// `dropout`: training-mode dropout with masks drawn for micro-batch `stream` (DropoutSettings).
+    public func computeGradients(
+        _ batch: TokenBatch, targets: RobertaModel.Targets, accumulate: Bool = false, dropout: DropoutSettings? = nil, stream: UInt64 = 0
+    ) throws -> Double {
+        let ws = try model.forward(batch, workspace: workspace, keepActivations: true, dropout: dropout, stream: stream)
         workspace = ws
         if gradients == nil || gradients!.shape != ws.shape {
             gradients = RobertaGradients(model: model, shape: ws.shape, trainHead: trainHead)

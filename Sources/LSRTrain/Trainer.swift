@@ -34,6 +34,9 @@ public enum Trainer {
         public var saveEvery: Int?
         /// Put back the values of the best evaluation at the end (else the last values stay).
         public var keepBest = true
+        /// Training-mode dropout (nil: off); masks are drawn per micro-batch from (its seed, the
+        /// micro-batch's index in the run), so a resumed run draws the same ones.
+        public var dropout: DropoutSettings?
         public init() {}
     }
 
@@ -177,7 +180,8 @@ public enum Trainer {
             while micro < accumulation && state.batchInEpoch < plan.microBatchesPerEpoch {
                 let start = state.batchInEpoch * options.batchSize
                 let (batch, targets) = train.batch(order[start..<min(start + options.batchSize, train.count)], padId: padId)
-                lossSum += try training.computeGradients(batch, targets: targets, accumulate: micro > 0)
+                lossSum += try training.computeGradients(
+                    batch, targets: targets, accumulate: micro > 0, dropout: options.dropout, stream: UInt64(state.microBatches))
                 micro += 1
                 examples += batch.batch
                 state.batchInEpoch += 1
