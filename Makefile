@@ -118,9 +118,9 @@ interop-torch: venv-torch
 # Both checks (DESIGN: CI never needs PyTorch; `make interop` does).
 interop: interop-light interop-torch
 
-# The pipeline as far as it is built: read (safetensors, PyTorch, fairseq), tokenize, predict,
-# train an LSR adapter on the bundled keyword task (Fixtures/demo), inspect and validate it,
-# merge it, export it for PEFT, predict with the merged model.
+# The pipeline: read (safetensors, PyTorch, fairseq), tokenize, predict; then import the
+# learning task's .bin (Fixtures/learning), train an LSR adapter on it, eval, inspect and
+# validate it, merge it, export it for PEFT, predict with the merged model.
 demo: build
 	$(RELEASE_BIN) inspect Fixtures/tiny-roberta
 	$(RELEASE_BIN) import Fixtures/tiny-roberta/model.safetensors --out $(DEMO_OUT)/tiny-roberta --force
@@ -128,14 +128,16 @@ demo: build
 	$(RELEASE_BIN) import Fixtures/torch/fairseq/model.pt --out $(DEMO_OUT)/from-fairseq --force
 	$(RELEASE_BIN) tokenize --tokenizer $(DEMO_OUT)/tiny-roberta --text "LSR adapters, on the CPU."
 	$(RELEASE_BIN) predict --model $(DEMO_OUT)/tiny-roberta --text "A fine film." --pair "I liked it."
-	$(RELEASE_BIN) train --model $(DEMO_OUT)/from-torch --tokenizer Fixtures/tiny-roberta --train Fixtures/demo/train.jsonl \
-	    --eval Fixtures/demo/dev.jsonl --out $(DEMO_OUT)/adapter --epochs 15 --lr 1e-2 --batch-size 8 --separation-rank 4 --force
+	$(RELEASE_BIN) import Fixtures/learning/model/pytorch_model.bin --out $(DEMO_OUT)/order-model --force
+	$(RELEASE_BIN) train --model $(DEMO_OUT)/order-model --train Fixtures/learning/train.jsonl --eval Fixtures/learning/dev.jsonl \
+	    --out $(DEMO_OUT)/adapter --epochs 6 --lr 1e-2 --batch-size 16 --warmup-ratio 0.1 --separation-rank 4 --force
+	$(RELEASE_BIN) eval --model $(DEMO_OUT)/order-model --adapter $(DEMO_OUT)/adapter --data Fixtures/learning/dev.jsonl
 	$(RELEASE_BIN) inspect $(DEMO_OUT)/adapter
-	$(RELEASE_BIN) validate $(DEMO_OUT)/adapter --model $(DEMO_OUT)/from-torch
-	$(RELEASE_BIN) merge --model $(DEMO_OUT)/from-torch --adapter $(DEMO_OUT)/adapter --out $(DEMO_OUT)/merged --force
+	$(RELEASE_BIN) validate $(DEMO_OUT)/adapter --model $(DEMO_OUT)/order-model
+	$(RELEASE_BIN) merge --model $(DEMO_OUT)/order-model --adapter $(DEMO_OUT)/adapter --out $(DEMO_OUT)/merged --force
 	$(RELEASE_BIN) export --adapter $(DEMO_OUT)/adapter --format peft-lora --out $(DEMO_OUT)/peft --force
-	$(RELEASE_BIN) predict --model $(DEMO_OUT)/merged --tokenizer Fixtures/tiny-roberta --text "the wonderful film of the night"
-	$(RELEASE_BIN) predict --model $(DEMO_OUT)/merged --tokenizer Fixtures/tiny-roberta --text "a dreadful story by the river"
+	$(RELEASE_BIN) predict --model $(DEMO_OUT)/merged --text "map open leaf close bird bus"
+	$(RELEASE_BIN) predict --model $(DEMO_OUT)/merged --text "leaf close sun bird hat open"
 
 # The PyTorch venv (pinned as the fixture generator pins it): fixtures, benchmarks.
 venv-torch:
