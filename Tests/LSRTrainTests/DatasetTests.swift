@@ -423,7 +423,7 @@ import TestSupport
 
     @Test func classIDs() throws {
         let map = ["neg": 0, "pos": 1, "Neutral": 2]
-        let data = dataset([.name("pos"), .integer(0), .name("2"), .name("neg"), .name("NEUTRAL"), .name("neutral")])
+        let data = dataset([.name("pos"), .name("0"), .name("2"), .name("neg"), .name("NEUTRAL"), .name("neutral")])
         #expect(try data.resolveLabels(label2id: map, numLabels: 3) == .classes([1, 0, 2, 0, 2, 2]))
         #expect(try data.classIDs(label2id: map, numLabels: 3) == [1, 0, 2, 0, 2, 2])
         // A name in the map wins over reading it as an integer.
@@ -434,6 +434,11 @@ import TestSupport
         #expect(throws: DatasetError.unknownLabel(file: "d.jsonl", line: 1, value: .name("á"), known: ["a", "A"])) {
             try dataset([.name("á")]).classIDs(label2id: ambiguous, numLabels: 2)
         }
+        // One file, one kind of label: JSON names and JSON numbers mixed are refused (issue 6).
+        #expect(throws: DatasetError.mixedLabelKinds(file: "d.jsonl", line: 2, value: .integer(0), firstLine: 1, firstValue: .name("pos"))) {
+            try dataset([.name("pos"), .integer(0)]).classIDs(label2id: map, numLabels: 3)
+        }
+        #expect(try dataset([.integer(1), .integer(0)]).classIDs(label2id: map, numLabels: 3) == [1, 0])
     }
 
     @Test func labelErrors() {
