@@ -136,6 +136,20 @@ def main():
         cpu.append(time.process_time() - cpu_start)
     median = sorted(seconds)[len(seconds) // 2]
     tokens = args.batch * args.length
+
+    # PyTorch's own sgemm rate (its BLAS, not OpenBLAS) at the shape lsrbench measures OpenBLAS at:
+    # N tokens × C → F, x·Wᵀ as nn.Linear computes it. Median of 5 after a warm-up.
+    c, f = model.config.hidden_size, model.config.intermediate_size
+    rows = min(tokens, 2048)
+    a, w = torch.randn(rows, c, generator=g), torch.randn(f, c, generator=g)
+    with torch.no_grad():
+        a @ w.T
+        gemm = []
+        for _ in range(5):
+            start = time.perf_counter()
+            a @ w.T
+            gemm.append(time.perf_counter() - start)
+    torch_sgemm_gflops = 2 * rows * c * f / sorted(gemm)[2] / 1e9
     print(json.dumps({
         "engine": "pytorch", "mode": "train", "batch": args.batch, "length": args.length, "threads": args.threads,
         "seconds": median, "all_seconds": seconds, "tokens_per_second": tokens / median,
@@ -143,6 +157,7 @@ def main():
         "trained_parameters": sum(p.numel() for p in trained),
         "adapter_parameters": sum(p.numel() for p in trained) - sum(p.numel() for p in head),
         "losses": losses, "attention": model.config._attn_implementation, "torch": torch.__version__,
+        "torch_sgemm_gflops": torch_sgemm_gflops, "torch_blas": "mkl" if torch.backends.mkl.is_available() else "other",
         "rss_start_kib": rss_start, "rss_loaded_kib": rss_loaded, "rss_end_kib": status_kib("VmRSS"),
         "peak_rss_kib": status_kib("VmHWM"),
     }, indent=2))

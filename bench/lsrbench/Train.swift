@@ -50,6 +50,7 @@ func train(_ args: Arguments) throws {
     let rssStart = statusKiB("VmRSS")
     let model = try RobertaModel.load(args.model)
     let rssLoaded = statusKiB("VmRSS")
+    let (anonLoaded, fileLoaded) = (statusKiB("RssAnon"), statusKiB("RssFile"))
     let config = model.config
     let n = args.batch * args.length
     let batch = randomBatch(config: config, batch: args.batch, length: args.length)
@@ -78,6 +79,8 @@ func train(_ args: Arguments) throws {
         "losses": .array(losses.map { .double($0) }),
         "rss_start_kib": JSONValue(rssStart), "rss_loaded_kib": JSONValue(rssLoaded), "rss_end_kib": JSONValue(rssEnd),
         "peak_rss_kib": JSONValue(peak),
+        "rss_anon_loaded_kib": JSONValue(anonLoaded), "rss_file_loaded_kib": JSONValue(fileLoaded),
+        "rss_anon_end_kib": JSONValue(statusKiB("RssAnon")), "rss_file_end_kib": JSONValue(statusKiB("RssFile")),
         "blas": .string(BLAS.configuration),
     ]
     print(JSON.serialize(result, style: .pretty))
