@@ -102,8 +102,11 @@ def main():
     parser.add_argument("--json-out", default=str(ROOT / "out/bench/train-profile.json"))
     args = parser.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="lsrprofile-")
-    data = args.perf_data or os.path.join(tmp, "perf.data")
+    with tempfile.TemporaryDirectory(prefix="lsrprofile-") as tmp:  # perf.data: ~250 MB, removed after
+        profile(args, args.perf_data or os.path.join(tmp, "perf.data"))
+
+
+def profile(args, data: str):
     if args.perf_data:
         result = json.loads(Path(args.bench_json).read_text())
     else:
