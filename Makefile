@@ -47,7 +47,8 @@ help:
 	@echo "make interop-light / interop-torch  one half (LSRCONV=path, default $(DEBUG_BIN))"
 	@echo "make schemas    regenerate Sources/LSRCommands/BundledSchemas.swift from schemas/"
 	@echo "make demo       release build, then inspect + import on the bundled fixtures"
-	@echo "make bench      forward pass, lsrconv beside PyTorch (venv with torch: $(TORCH_VENV)/, ~6 GB)"
+	@echo "make bench      forward pass and LSR train step, lsrconv beside PyTorch (venv with torch: $(TORCH_VENV)/, ~6 GB);"
+	@echo "                one of them: make bench BENCH=forward, make bench BENCH=train"
 	@echo "make deps       install missing Debian packages: $(APT_PACKAGES)"
 	@echo "make clean      remove build products and out/ (keeps fetched dependencies)"
 	@echo "make distclean  also remove $(BUILD_DIR)/ and $(VENV)/"
@@ -149,10 +150,12 @@ venv-torch:
 	    cp $(TORCH_REQUIREMENTS) $(TORCH_STAMP); \
 	fi
 
-# Side-by-side timings; results in out/bench/forward.json, the table on stdout.
+# Side-by-side timings (BENCH: forward, train or both); results in out/bench/forward.json and
+# out/bench/train.json, the tables on stdout. Not a test: nothing fails on a missed target.
+BENCH ?= forward train
 bench: deps venv-torch
 	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product lsrbench $(SWIFT_BUILD_FLAGS)
-	$(TORCH_VENV)/bin/python bench/run.py --lsrbench $(BUILD_DIR)/release/lsrbench
+	$(TORCH_VENV)/bin/python bench/run.py --lsrbench $(BUILD_DIR)/release/lsrbench --bench "$(BENCH)"
 
 # After editing schemas/*.schema.json: regenerate the copies compiled into the binary.
 schemas:

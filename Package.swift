@@ -46,7 +46,8 @@ let package = Package(
             ]),
         .executableTarget(name: "lsrconv", dependencies: ["LSRCommands"]),
         // Times the engine for bench/run.py (`make bench`), beside PyTorch in the same run.
-        .executableTarget(name: "lsrbench", dependencies: ["LSRModel", "LSREngine", "LSRFormats"], path: "bench/lsrbench"),
+        .executableTarget(
+            name: "lsrbench", dependencies: ["LSRModel", "LSREngine", "LSRFormats", "LSRAdapters", "LSRTrain"], path: "bench/lsrbench"),
 
         // Shared by the test targets: fixture paths, temporary directories, running the binary.
         .target(name: "TestSupport", dependencies: ["LSRFormats"], path: "Tests/TestSupport"),
