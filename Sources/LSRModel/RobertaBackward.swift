@@ -134,13 +134,16 @@ extension RobertaModel {
             Attention.backward(
                 qkv: a.qkv.pointer, probs: a.probs.pointer, dcontext: g.dContext.pointer, shape: ws.shape, scratch: g.scratch.pointer,
                 dqkv: g.dQKV.pointer, dropout: sites?.attentionProbs(index))
-            layer.queryKeyValue.backward(a.input.pointer, dy: g.dQKV.pointer, rows: n, dx: g.dInput.pointer)
+            // Layer 0's input gradient would only flow into the frozen embeddings: not computed
+            // (a [N, C]×[C, 3C] GEMM less; autograd skips it too).
+            let dInput = index > 0 ? g.dInput.pointer : nil
+            layer.queryKeyValue.backward(a.input.pointer, dy: g.dQKV.pointer, rows: n, dx: dInput)
             for (linear, offset) in [(AdaptedLinear.query, 0), (.key, c), (.value, 2 * c)] {
                 if let delta = deltas[linear], let d = dDeltas[linear] {
-                    delta.backward(a.input.pointer, dy: g.dQKV.pointer + offset, ldy: 3 * c, rows: n, dUp: d.up.pointer, dDown: d.down.pointer, dx: g.dInput.pointer)
+                    delta.backward(a.input.pointer, dy: g.dQKV.pointer + offset, ldy: 3 * c, rows: n, dUp: d.up.pointer, dDown: d.down.pointer, dx: dInput)
                 }
             }
-            g.dHidden.pointer.update(from: g.dInput.pointer, count: n * c)
+            if index > 0 { g.dHidden.pointer.update(from: g.dInput.pointer, count: n * c) }
         }
         // The embeddings are frozen and below every adapter: the gradient stops here (their
         // dropout needs no backward).

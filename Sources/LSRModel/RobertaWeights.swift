@@ -62,14 +62,17 @@ public struct RobertaWeights: Sendable {
             tensors[to.hasPrefix("roberta.") ? String(to.dropFirst("roberta.".count)) : to] = byName[from]
         }
         var used = Set<String>()
-        func load(_ name: String, _ shape: [Int]) throws(Error) -> FloatBuffer {
+        func load(_ name: String, _ shape: [Int], into destination: UnsafeMutableBufferPointer<Float>) throws(Error) {
             guard let tensor = tensors[name] else { throw .missingTensor(name) }
             guard tensor.shape == shape else { throw .wrongShape(tensor: name, expected: shape, got: tensor.shape) }
-            let buffer = FloatBuffer(count: shape.reduce(1, *))
-            do { try DTypeConversion.toFloat(tensor.bytes.buffer, dtype: tensor.dtype, into: buffer.buffer) } catch {
+            do { try DTypeConversion.toFloat(tensor.bytes.buffer, dtype: tensor.dtype, into: destination) } catch {
                 throw .unconvertibleDType(tensor: name, dtype: tensor.dtype)
             }
             used.insert(name)
+        }
+        func load(_ name: String, _ shape: [Int]) throws(Error) -> FloatBuffer {
+            let buffer = FloatBuffer(count: shape.reduce(1, *))
+            try load(name, shape, into: buffer.buffer)
             return buffer
         }
         func linear(_ name: String, out: Int, in inputs: Int) throws(Error) -> Linear {
@@ -88,15 +91,13 @@ public struct RobertaWeights: Sendable {
         layers = []
         for i in 0..<config.numHiddenLayers {
             let p = "encoder.layer.\(i)."
-            let (q, k, v) = (
-                try linear(p + "attention.self.query", out: c, in: c), try linear(p + "attention.self.key", out: c, in: c),
-                try linear(p + "attention.self.value", out: c, in: c)
-            )
+            // Converted straight into the fused buffers (no per-part copies: 7 MB less per layer at peak).
             let fused = FloatBuffer(count: 3 * c * c)
             let fusedBias = FloatBuffer(count: 3 * c)
-            for (j, part) in [q, k, v].enumerated() {
-                (fused.pointer + j * c * c).update(from: part.weight.pointer, count: c * c)
-                (fusedBias.pointer + j * c).update(from: part.bias!.pointer, count: c)
+            for (j, part) in ["query", "key", "value"].enumerated() {
+                let name = p + "attention.self." + part
+                try load(name + ".weight", [c, c], into: UnsafeMutableBufferPointer(start: fused.pointer + j * c * c, count: c * c))
+                try load(name + ".bias", [c], into: UnsafeMutableBufferPointer(start: fusedBias.pointer + j * c, count: c))
             }
             layers.append(
                 RobertaLayerWeights(
