@@ -314,6 +314,24 @@ def check_outputs(report, binary, tmp):
     output_follows(report, binary, "validate (warning) --json",
                    ["validate", str(FIXTURES / "reference/adapter"), "--model", str(FIXTURES / "tiny-roberta-f16"), "--json"],
                    "validate-output")
+    if has_command(binary, "train"):
+        # train's files: trainer_state.json (top and in a checkpoint) and every metrics.jsonl line.
+        out_dir = Path(tmp) / "trained"
+        learning = FIXTURES / "learning"
+        status, _, err = run_lsrconv(binary, ["train", "--model", str(learning / "model"), "--train", str(learning / "dev.jsonl"),
+                                              "--eval", str(learning / "dev.jsonl"), "--out", str(out_dir), "--max-steps", "6",
+                                              "--eval-every", "3", "--batch-size", "50", "--separation-rank", "2"])
+        problems = [f"exit status {status}: {first_error_line(err)}"] if status != 0 else []
+        if status == 0:
+            states = [out_dir / "trainer_state.json"] + sorted((out_dir / "checkpoints").glob("step-*/trainer_state.json"))
+            for path in states:
+                problems += [f"{path.relative_to(out_dir)}: {e}" for e in schema_errors("trainer-state", json.loads(path.read_text()))]
+            lines = (out_dir / "metrics.jsonl").read_text().splitlines()
+            if len(lines) != 2:
+                problems.append(f"metrics.jsonl has {len(lines)} lines, want 2")
+            for i, line in enumerate(lines):
+                problems += [f"metrics.jsonl line {i + 1}: {e}" for e in schema_errors("training-metrics-line", json.loads(line))]
+        report.check("train's trainer_state.json and metrics.jsonl follow their schemas", problems)
 
 
 def compare(label, got, want):
