@@ -181,8 +181,10 @@ public final class RobertaModel: @unchecked Sendable {
         let f = config.intermediateSize
         let deltas = adapters[index]
         let a = ws.layers[index]
-        if ws.keepsActivations { a.input.pointer.update(from: ws.hidden.pointer, count: n * c) }
-        let x = ws.keepsActivations ? a.input.pointer : ws.hidden.pointer  // [N, C], read until the first residual
+        // Only layer 0 keeps a copy of its input for backward; later layers' inputs are
+        // recomputed there from the previous layer's outputSum (one LayerNorm, bit for bit the same).
+        if a.input.count > 0 { a.input.pointer.update(from: ws.hidden.pointer, count: n * c) }
+        let x = a.input.count > 0 ? a.input.pointer : ws.hidden.pointer  // [N, C], read until the first residual
         layer.queryKeyValue.forward(x, rows: n, into: a.qkv.pointer)  // [N, 3C]
         // Adapters on query/key/value add into their column block of the fused output.
         for (linear, offset) in [(AdaptedLinear.query, 0), (.key, c), (.value, 2 * c)] {
@@ -255,7 +257,7 @@ struct ActivationRetention: Equatable {
 
 /// What one encoder layer computes, kept for the backward pass (shapes per field).
 public final class LayerActivations: @unchecked Sendable {
-    let input: FloatBuffer  // [N, C]: the layer's input (training only; inference reads ws.hidden)
+    let input: FloatBuffer  // [N, C]: layer 0's input (training only; other layers recompute theirs in backward)
     let qkv: FloatBuffer  // [N, 3C]
     let probs: FloatBuffer  // [B, H, T, T]
     let context: FloatBuffer  // [N, C]
@@ -335,7 +337,8 @@ public final class RobertaWorkspace: @unchecked Sendable {
                 ? (context: FloatBuffer(count: n * c), attended: FloatBuffer(count: n * c), activated: FloatBuffer(count: n * f))
                 : nil
             layers = (0..<count).map { i in
-                LayerActivations(shape: shape, hidden: c, intermediate: f, keepsInput: true, retain: retention.count == count ? retention[i] : nil, scratch: scratch)
+                LayerActivations(
+                    shape: shape, hidden: c, intermediate: f, keepsInput: i == 0, retain: retention.count == count ? retention[i] : nil, scratch: scratch)
             }
         } else {
             let shared = LayerActivations(shape: shape, hidden: c, intermediate: f, keepsInput: false)

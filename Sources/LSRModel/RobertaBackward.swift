@@ -137,10 +137,21 @@ extension RobertaModel {
             // Layer 0's input gradient would only flow into the frozen embeddings: not computed
             // (a [N, C]×[C, 3C] GEMM less; autograd skips it too).
             let dInput = index > 0 ? g.dInput.pointer : nil
-            layer.queryKeyValue.backward(a.input.pointer, dy: g.dQKV.pointer, rows: n, dx: dInput)
+            // The layer's input, which only q/k/v adapters read: layer 0 kept it; a later layer's is
+            // the previous one's output LayerNorm, recomputed (the same function of the same
+            // values, so the same bits) into dAttended, free once the attention LayerNorm's
+            // backward above has read it.
+            var input = a.input.pointer
+            if index > 0 && [AdaptedLinear.query, .key, .value].contains(where: { deltas[$0] != nil }) {
+                let previous = ws.layers[index - 1]
+                weights.layers[index - 1].outputNorm.forward(
+                    previous.outputSum.pointer, rows: n, into: g.dAttended.pointer, mean: previous.outputMean.pointer, rstd: previous.outputRstd.pointer)
+                input = g.dAttended.pointer
+            }
+            layer.queryKeyValue.backward(input, dy: g.dQKV.pointer, rows: n, dx: dInput)
             for (linear, offset) in [(AdaptedLinear.query, 0), (.key, c), (.value, 2 * c)] {
                 if let delta = deltas[linear], let d = dDeltas[linear] {
-                    delta.backward(a.input.pointer, dy: g.dQKV.pointer + offset, ldy: 3 * c, rows: n, dUp: d.up.pointer, dDown: d.down.pointer, dx: dInput)
+                    delta.backward(input, dy: g.dQKV.pointer + offset, ldy: 3 * c, rows: n, dUp: d.up.pointer, dDown: d.down.pointer, dx: dInput)
                 }
             }
             if index > 0 { g.dHidden.pointer.update(from: g.dInput.pointer, count: n * c) }
