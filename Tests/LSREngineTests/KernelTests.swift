@@ -54,4 +54,61 @@ import Testing
         let mismatches = zip(got.array, want).filter { $0.0.bitPattern != $0.1.bitPattern }.count
         #expect(mismatches == 0, "\(mismatches) of \(count) values differ")
     }
+
+    /// Attention probabilities against a double softmax: lengths with and without an 8-lane
+    /// tail, items with and without padded keys (padded keys exactly 0).
+    @Test(arguments: [(32, 32), (32, 27), (19, 19), (19, 11), (3, 2)])
+    func softmaxProbabilities(length t: Int, real: Int) {
+        let (h, d) = (2, 4)
+        let c = h * d
+        let shape = AttentionShape(batch: 2, length: t, heads: h, headDim: d)
+        // Scores of order ±10 so that exp spans a wide range.
+        let qkv = values(2 * t * 3 * c, seed: 21).map { $0 * 4 }
+        let mask = (0..<(2 * t)).map { $0 < t || $0 - t < real ? Float(1) : 0 }  // item 0 full, item 1 `real` keys
+        let (probs, context) = (FloatBuffer(count: shape.probsCount), FloatBuffer(count: 2 * t * c))
+        qkv.withUnsafeBufferPointer { q in
+            mask.withUnsafeBufferPointer { m in
+                Attention.forward(qkv: q.baseAddress!, keyMask: m.baseAddress!, shape: shape, probs: probs.pointer, context: context.pointer)
+            }
+        }
+        let p = probs.array
+        var worst = 0.0
+        for b in 0..<2 {
+            for head in 0..<h {
+                for i in 0..<t {
+                    var scores = [Double](repeating: -.infinity, count: t)
+                    for j in 0..<t where mask[b * t + j] != 0 {
+                        var s = 0.0
+                        for e in 0..<d {
+                            s += Double(qkv[(b * t + i) * 3 * c + head * d + e]) * Double(qkv[(b * t + j) * 3 * c + c + head * d + e])
+                        }
+                        scores[j] = s / Double(d).squareRoot()
+                    }
+                    let top = scores.max()!
+                    let exps = scores.map { $0 == -.infinity ? 0 : exp($0 - top) }
+                    let total = exps.reduce(0, +)
+                    let row = ((b * h + head) * t + i) * t
+                    for j in 0..<t {
+                        if mask[b * t + j] == 0 { #expect(p[row + j] == 0) }
+                        worst = max(worst, abs(Double(p[row + j]) - exps[j] / total))
+                    }
+                }
+            }
+        }
+        #expect(worst < 1e-6, "max |Δp| = \(worst)")
+    }
+
+    /// Every key of an item padded: probabilities 0, as before vectorising.
+    @Test func softmaxAllMasked() {
+        let shape = AttentionShape(batch: 1, length: 9, heads: 1, headDim: 2)
+        let qkv = values(9 * 6, seed: 31)
+        let mask = [Float](repeating: 0, count: 9)
+        let (probs, context) = (FloatBuffer(count: shape.probsCount), FloatBuffer(count: 18))
+        qkv.withUnsafeBufferPointer { q in
+            mask.withUnsafeBufferPointer { m in
+                Attention.forward(qkv: q.baseAddress!, keyMask: m.baseAddress!, shape: shape, probs: probs.pointer, context: context.pointer)
+            }
+        }
+        #expect(probs.array.allSatisfy { $0 == 0 })
+    }
 }
