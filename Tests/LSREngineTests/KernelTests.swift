@@ -111,4 +111,82 @@ import Testing
         }
         #expect(probs.array.allSatisfy { $0 == 0 })
     }
+
+    /// LowRankDelta with enough rows to be split across workers (300 rows, 96 + 40 features):
+    /// forward and every gradient against double precision, dy with a row stride wider than
+    /// `out`; a second run gives the same bits (the weight-gradient split does not depend on
+    /// timing).
+    @Test func lowRankDeltaSplit() {
+        let (n, out, inputs, r, ldy) = (300, 96, 40, 3, 100)
+        let scaling: Float = 0.5
+        let (up, down) = (values(out * r, seed: 41), values(r * inputs, seed: 42))
+        let delta = LowRankDelta(up: FloatBuffer(up), down: FloatBuffer(down), outFeatures: out, inFeatures: inputs, rank: r, scaling: scaling)
+        let x = FloatBuffer(values(n * inputs, seed: 43))
+        let dy = FloatBuffer(values(n * ldy, seed: 44))
+        let y0 = values(n * ldy, seed: 45)
+        let y = FloatBuffer(y0)
+        delta.forward(x.pointer, rows: n, into: y.pointer, ldy: ldy)
+
+        let (xa, dya) = (x.array, dy.array)
+        var t = [Double](repeating: 0, count: n * r)
+        var dt = [Double](repeating: 0, count: n * r)
+        for row in 0..<n {
+            for k in 0..<r {
+                for i in 0..<inputs { t[row * r + k] += Double(xa[row * inputs + i]) * Double(down[k * inputs + i]) }
+                for o in 0..<out { dt[row * r + k] += Double(scaling) * Double(dya[row * ldy + o]) * Double(up[o * r + k]) }
+            }
+        }
+        var worst = 0.0
+        let ya = y.array
+        for row in 0..<n {
+            for o in 0..<ldy {
+                var want = Double(y0[row * ldy + o])
+                if o < out { for k in 0..<r { want += Double(scaling) * t[row * r + k] * Double(up[o * r + k]) } }
+                worst = max(worst, abs(Double(ya[row * ldy + o]) - want))
+            }
+        }
+        #expect(worst < 1e-5, "y: max |Δ| = \(worst)")
+
+        func run() -> (dUp: [Float], dDown: [Float], dx: [Float]) {
+            let (dUp, dDown) = (FloatBuffer(values(out * r, seed: 46)), FloatBuffer(values(r * inputs, seed: 47)))
+            let dx = FloatBuffer(values(n * inputs, seed: 48))
+            delta.backward(x.pointer, dy: dy.pointer, ldy: ldy, rows: n, dUp: dUp.pointer, dDown: dDown.pointer, dx: dx.pointer)
+            return (dUp.array, dDown.array, dx.array)
+        }
+        let first = run()
+        let (dUp0, dDown0, dx0) = (values(out * r, seed: 46), values(r * inputs, seed: 47), values(n * inputs, seed: 48))
+        var (wUp, wDown, wx) = (0.0, 0.0, 0.0)
+        for o in 0..<out {
+            for k in 0..<r {
+                var s = Double(dUp0[o * r + k])
+                for row in 0..<n { s += Double(scaling) * Double(dya[row * ldy + o]) * t[row * r + k] }
+                wUp = max(wUp, abs(Double(first.dUp[o * r + k]) - s))
+            }
+        }
+        for k in 0..<r {
+            for i in 0..<inputs {
+                var s = Double(dDown0[k * inputs + i])
+                for row in 0..<n { s += dt[row * r + k] * Double(xa[row * inputs + i]) }
+                wDown = max(wDown, abs(Double(first.dDown[k * inputs + i]) - s))
+            }
+        }
+        for row in 0..<n {
+            for i in 0..<inputs {
+                var s = Double(dx0[row * inputs + i])
+                for k in 0..<r { s += dt[row * r + k] * Double(down[k * inputs + i]) }
+                wx = max(wx, abs(Double(first.dx[row * inputs + i]) - s))
+            }
+        }
+        // Sums over 300 rows of products of order 1 (dUp, dDown): f32 rounding of a few 1e-5.
+        #expect(wUp < 1e-4, "dUp: max |Δ| = \(wUp)")
+        #expect(wDown < 1e-4, "dDown: max |Δ| = \(wDown)")
+        #expect(wx < 1e-5, "dx: max |Δ| = \(wx)")
+        let second = run()
+        #expect(first.dUp == second.dUp && first.dDown == second.dDown && first.dx == second.dx)
+
+        // Without dx (the first adapted layer's input needs none).
+        let (dUp, dDown) = (FloatBuffer(values(out * r, seed: 46)), FloatBuffer(values(r * inputs, seed: 47)))
+        delta.backward(x.pointer, dy: dy.pointer, ldy: ldy, rows: n, dUp: dUp.pointer, dDown: dDown.pointer, dx: nil)
+        #expect(dUp.array == first.dUp && dDown.array == first.dDown)
+    }
 }
