@@ -114,26 +114,90 @@ public enum Attention {
     }
 
     /// Row-wise softmax in place over the unmasked columns; masked columns become 0.
+    /// Eight columns at a time with VectorMath.exp (relative error ≤ 2 ulp; glibc's expf ≤ 1):
+    /// with the scalar expf loop Attention.forward at B = 16, T = 128 took ~14 ms per call on 2
+    /// threads, with this one ~10.5 (lsrbench --mode components), probabilities within 1e-7 of
+    /// the scalar ones. The 8 partial sums are added in a fixed order: a rerun gives the same bits.
     @inline(__always)
     static func softmaxRows(_ s: UnsafeMutablePointer<Float>, rows: Int, columns: Int, keyMask: UnsafePointer<Float>) {
-        for r in 0..<rows {
-            let row = s + r * columns
-            var maximum = -Float.greatestFiniteMagnitude
-            for j in 0..<columns where keyMask[j] != 0 { maximum = max(maximum, row[j]) }
-            var sum: Float = 0
-            for j in 0..<columns {
-                if keyMask[j] != 0 {
-                    let e = expf(row[j] - maximum)
-                    row[j] = e
+        typealias Vector = VectorMath.Vector
+        var real = 0
+        for j in 0..<columns where keyMask[j] != 0 { real += 1 }
+        if real == 0 {
+            // A row with every key masked: transformers' softmax over all-equal scores gives a
+            // uniform row; no tokenizer output has one (<s> is always real). Kept at 0 here.
+            s.update(repeating: 0, count: rows * columns)
+            return
+        }
+        let lowest = Vector(repeating: -.greatestFiniteMagnitude)
+        let full = columns / 8 * 8
+        let tail = columns - full
+        if real == columns && tail == 0 {
+            // No padding, whole vectors only (T = 128 in training): no mask selects, no tail
+            // branches (the general loop below is ~4% slower on this case).
+            for r in 0..<rows {
+                let row = UnsafeMutableRawPointer(s + r * columns)
+                var top = lowest
+                for j in stride(from: 0, to: columns * 4, by: 32) {
+                    let v = row.loadUnaligned(fromByteOffset: j, as: Vector.self)
+                    top = top.replacing(with: v, where: v .> top)
+                }
+                let maximum = top.max()
+                var sum = Vector(repeating: 0)
+                for j in stride(from: 0, to: columns * 4, by: 32) {
+                    let e = VectorMath.exp(row.loadUnaligned(fromByteOffset: j, as: Vector.self) - maximum)
+                    row.storeBytes(of: e, toByteOffset: j, as: Vector.self)
                     sum += e
-                } else {
-                    row[j] = 0
+                }
+                let inv = 1 / sum.sum()
+                for j in stride(from: 0, to: columns * 4, by: 32) {
+                    row.storeBytes(of: row.loadUnaligned(fromByteOffset: j, as: Vector.self) * inv, toByteOffset: j, as: Vector.self)
                 }
             }
-            // A row with every key masked: transformers' softmax over all-equal scores gives a
-            // uniform row; no tokenizer output has one (<s> is always real).
-            let inv = sum > 0 ? 1 / sum : 0
-            for j in 0..<columns { row[j] *= inv }
+            return
+        }
+        // Tail lanes past the row's end are masked; so are padded keys (mask 0).
+        @inline(__always) func laneMask(_ j: Int) -> SIMDMask<SIMD8<Int32>> {
+            var m = Vector(repeating: 0)
+            if j < full {
+                if real == columns { return .init(repeating: true) }
+                m = UnsafeRawPointer(keyMask + j).loadUnaligned(as: Vector.self)
+            } else {
+                for l in 0..<tail { m[l] = keyMask[j + l] }
+            }
+            return m .!= 0
+        }
+        @inline(__always) func load(_ row: UnsafeMutablePointer<Float>, _ j: Int) -> Vector {
+            if j < full { return UnsafeRawPointer(row + j).loadUnaligned(as: Vector.self) }
+            var v = lowest
+            for l in 0..<tail { v[l] = row[j + l] }
+            return v
+        }
+        @inline(__always) func store(_ v: Vector, _ row: UnsafeMutablePointer<Float>, _ j: Int) {
+            if j < full {
+                UnsafeMutableRawPointer(row + j).storeBytes(of: v, as: Vector.self)
+            } else {
+                for l in 0..<tail { row[j + l] = v[l] }
+            }
+        }
+        for r in 0..<rows {
+            let row = s + r * columns
+            var top = lowest
+            for j in stride(from: 0, to: columns, by: 8) {
+                let v = load(row, j).replacing(with: lowest, where: .!laneMask(j))
+                top = top.replacing(with: v, where: v .> top)
+            }
+            let maximum = top.max()
+            var sum = Vector(repeating: 0)
+            for j in stride(from: 0, to: columns, by: 8) {
+                // Masked lanes are set to 0 explicitly: exp(score − max) of a masked key need
+                // not underflow (its score is not −∞ here, only left out of the max).
+                let e = VectorMath.exp(load(row, j) - maximum).replacing(with: 0, where: .!laneMask(j))
+                store(e, row, j)
+                sum += e
+            }
+            let inv = 1 / sum.sum()
+            for j in stride(from: 0, to: columns, by: 8) { store(load(row, j) * inv, row, j) }
         }
     }
 }
