@@ -157,7 +157,6 @@ import Testing
         let blank = dir.write(Array("\n\n".utf8), to: "blank.jsonl")
         let noLabel = dir.write(Array(#"{"text": "a film"}"#.utf8 + [10]), to: "nolabel.jsonl")
         let mixed = dir.write(Array((#"{"text": "a", "label": "positive"}"# + "\n" + #"{"text": "b", "label": 1}"# + "\n").utf8), to: "mixed.jsonl")
-        let base = TestPaths.fixture("tiny-roberta-oldnames")
         let cases: [([String], String)] = [
             (["--train", empty], "error: \(empty): the file is empty: no header row and no examples\n"),
             (["--train", blank], "error: \(blank): the file is empty: no header row and no examples\n"),
@@ -168,13 +167,25 @@ import Testing
             (["--train", good, "--task", "regression"], "error: \(model): --task regression needs a one-label head; this one has 2 labels\n"),
             (["--train", good, "--resume", dir.path], "error: \(dir.path): not a training checkpoint (no trainer_state.json here or under checkpoints/step-*)\n"),
         ]
+        // A model without a classification head: the tiny model's tensors less classifier.*.
+        try FileManager.default.createDirectory(atPath: dir.file("mlm"), withIntermediateDirectories: true)
+        let archive = try Checkpoint.open(TestPaths.fixture("tiny-roberta/model.safetensors"))
+        let encoder = archive.tensors.filter { !$0.name.hasPrefix("classifier.") }.map { Safetensors.OutputTensor($0) }
+        #expect(encoder.count == archive.tensors.count - 4)
+        try Safetensors.write(encoder, metadata: [(key: "format", value: "pt")], to: dir.file("mlm/model.safetensors"))
+        for name in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(atPath: TestPaths.fixture("tiny-roberta/" + name), toPath: dir.file("mlm/" + name))
+        }
+        let headless = try runLSRConv(["train", "--model", dir.file("mlm"), "--train", good, "--out", dir.file("out")])
+        #expect(headless.status == 1)
+        #expect(headless.stderr == "error: \(dir.file("mlm")): no sequence-classification head (classifier.*): train needs a classifier model\n")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("out")))
         for (extra, expected) in cases {
             let result = try runLSRConv(["train", "--model", model, "--out", dir.file("out")] + extra)
             #expect(result.status != 0, "\(extra)")
             #expect(result.stderr == expected, "\(extra)")
             #expect(!FileManager.default.fileExists(atPath: dir.file("out")), "\(extra)")
         }
-        _ = base
     }
 
     @Test func badOptions() throws {
