@@ -49,7 +49,7 @@ func reporting<T>(path: String? = nil, _ body: () throws -> T) throws -> T {
     } catch let error as FileContextError {
         throw CommandFailure(message: error.description)
     } catch let error as FileError {
-        throw CommandFailure(message: error.description)
+        throw CommandFailure(message: error.withPath(StagedDirectory.destination(of:)).description)
     } catch {
         // Errors that already name the file (DatasetError does) are not prefixed twice.
         let text = "\(error)"

@@ -163,7 +163,20 @@ struct Train: ParsableCommand {
             try reporting(path: directory) { try TrainingCheckpoint.check(stored, settings: runSettings) }
             try reporting(path: directory) { try TrainingCheckpoint.restore(stored, into: session) }
         }
-        try prepareOutput()
+        // With --force an existing output is moved aside, removed once this run has written its
+        // own (or its Ctrl-C checkpoint), and put back if the run fails: never lost to a failed run.
+        let aside = try prepareOutput()
+        var keepNewOutput = false
+        defer {
+            if let aside {
+                if keepNewOutput {
+                    FileSystem.removeTree(aside)
+                } else {
+                    FileSystem.removeTree(out)
+                    rename(aside, out)
+                }
+            }
+        }
 
         let id2label = adapters.head?.id2label ?? base.config.id2label
         let interrupts = InterruptFlag.install()
@@ -195,6 +208,7 @@ struct Train: ParsableCommand {
         if case .interrupted(let step) = outcome {
             try reporting(path: out) { try writeLogs() }
             Output.progress("interrupted after step \(step): checkpoint \(TrainingCheckpoint.path(output: out, step: step)); continue with --resume \(out)")
+            keepNewOutput = true
             throw ExitCode(130)
         }
         let set = training.trainedSet(id2label: id2label)
@@ -204,6 +218,7 @@ struct Train: ParsableCommand {
                 to: FileSystem.join(out, TrainingCheckpoint.stateName))
             try writeLogs()
         }
+        keepNewOutput = true
         summary(session.state, set: set, kept: options.keepBest && evalData != nil ? "best" : "last")
     }
 
@@ -242,8 +257,10 @@ struct Train: ParsableCommand {
     }
 
     /// The output directory: new, or this run's own when resuming from a checkpoint inside it,
-    /// or replaced with --force. Made only once every input has been checked.
-    func prepareOutput() throws {
+    /// or (--force) an existing one moved aside to a sibling, whose path is returned. Made only
+    /// once every input has been checked.
+    func prepareOutput() throws -> String? {
+        var aside: String?
         if FileSystem.exists(out) {
             guard FileSystem.isDirectory(out) else { throw CommandFailure(message: "\(out): exists and is not a directory") }
             let empty = ((try? FileSystem.contents(of: out)) ?? []).isEmpty
@@ -253,10 +270,16 @@ struct Train: ParsableCommand {
                 guard force else {
                     throw CommandFailure(message: "\(out): already exists (--force replaces it; --resume \(out) continues its run)")
                 }
-                FileSystem.removeTree(out)
+                let trimmed = out.count > 1 && out.hasSuffix("/") ? String(out.dropLast()) : out
+                let path = FileSystem.join(FileSystem.directoryName(trimmed), ".\(FileSystem.baseName(trimmed)).replaced-\(getpid())")
+                guard rename(trimmed, path) == 0 else {
+                    throw CommandFailure(message: "\(out): cannot move the existing output aside: \(String(cString: strerror(errno)))")
+                }
+                aside = path
             }
         }
         try reporting(path: out) { try StagedDirectory.createDirectories(out) }
+        return aside
     }
 
     func summary(_ state: TrainingState, set: AdapterSet, kept: String) {

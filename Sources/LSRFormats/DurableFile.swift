@@ -125,6 +125,21 @@ public final class StagedDirectory {
 
     public func file(_ name: String) -> String { FileSystem.join(path, name) }
 
+    /// The path a file in a staging directory will have once committed: every component named
+    /// as `init` names staging directories (".NAME.tmp-PID-RANDOM") becomes NAME, so that an
+    /// error met while writing names the output the user asked for, not a temporary that is
+    /// removed on the way out.
+    public static func destination(of path: String) -> String {
+        path.split(separator: "/", omittingEmptySubsequences: false).map { component -> String in
+            let name = String(component)
+            // ".NAME.tmp-PID-RANDOM": split at the last ".tmp-".
+            guard name.hasPrefix("."), let marker = name.ranges(of: ".tmp-").last else { return name }
+            let tail = name[marker.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
+            guard tail.count == 2, tail.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isNumber) }) else { return name }
+            return String(name[name.index(after: name.startIndex)..<marker.lowerBound])
+        }.joined(separator: "/")
+    }
+
     /// Moves the staged directory into place; an existing destination is swapped out first and
     /// removed only once the new one is in place.
     public func commit() throws(FileError) {

@@ -27,6 +27,18 @@ extension FileError: CustomStringConvertible {
         }
     }
 
+    /// The same error for another path (a staged output's final name: StagedDirectory.destination(of:)).
+    public func withPath(_ transform: (String) -> String) -> FileError {
+        switch self {
+        case .notFound(let p): .notFound(path: transform(p))
+        case .isDirectory(let p): .isDirectory(path: transform(p))
+        case .notADirectory(let p): .notADirectory(path: transform(p))
+        case .permissionDenied(let p): .permissionDenied(path: transform(p))
+        case .alreadyExists(let p): .alreadyExists(path: transform(p))
+        case .system(let p, let op, let m): .system(path: transform(p), operation: op, message: m)
+        }
+    }
+
     /// The error for `errno` after `operation` on `path`.
     static func fromErrno(_ code: Int32, path: String, operation: String) -> FileError {
         switch code {

@@ -52,10 +52,17 @@ public struct RunResult {
 }
 
 /// Runs the lsrconv binary with `arguments` (no shell), capturing both streams.
-public func runLSRConv(_ arguments: [String], cwd: String? = nil) throws -> RunResult {
+/// `fileSizeLimitBlocks`: run under that RLIMIT_FSIZE in 512-byte blocks (POSIX `ulimit -f`), for failing writes.
+public func runLSRConv(_ arguments: [String], cwd: String? = nil, fileSizeLimitBlocks: Int? = nil) throws -> RunResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: TestPaths.binary)
-    process.arguments = arguments
+    if let fileSizeLimitBlocks {
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        let quoted = ([TestPaths.binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        process.arguments = ["-c", "ulimit -f \(fileSizeLimitBlocks) && exec " + quoted.joined(separator: " ")]
+    } else {
+        process.executableURL = URL(fileURLWithPath: TestPaths.binary)
+        process.arguments = arguments
+    }
     if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
     let out = Pipe()
     let err = Pipe()
