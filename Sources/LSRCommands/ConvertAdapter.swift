@@ -45,6 +45,7 @@ struct ConvertAdapter: ParsableCommand {
     var json = false
 
     func run() throws {
+        try refuseOverlap(output: out, inputs: [from, model])
         var options = LoRAConversion.Options(separationRank: 0)
         if let splits = try SplitOptions.factors(factors) { (options.outSplit, options.inSplit) = (splits.out, splits.in) }
         options.rankSplit = try SplitOptions.rank(rankSplit)

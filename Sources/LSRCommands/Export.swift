@@ -43,6 +43,7 @@ struct Export: ParsableCommand {
     var json = false
 
     func run() throws {
+        try refuseOverlap(output: out, inputs: [adapter, model])
         var options = AdapterExport.Options(format: format, output: out)
         options.replace = force
         options.baseModelName = baseModelName

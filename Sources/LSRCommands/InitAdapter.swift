@@ -55,6 +55,7 @@ struct InitAdapter: ParsableCommand {
     var json = false
 
     func run() throws {
+        try refuseOverlap(output: out, inputs: [model])
         var options = AdapterInit.Options()
         guard let kind = AdapterKind(rawValue: kind) else { throw CommandFailure(message: "--kind '\(kind)' is not lsr or lora") }
         guard let start = AdapterInit.Start(rawValue: initialization) else {

@@ -34,6 +34,7 @@ struct Merge: ParsableCommand {
     var json = false
 
     func run() throws {
+        try refuseOverlap(output: out, inputs: [model, adapter])
         var options = ModelImport.Options(source: model, output: out)
         options.dtype = dtype
         options.replace = force

@@ -64,6 +64,7 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
+        if let out { try refuseOverlap(output: out, inputs: [model, data]) }
         if let threads { Engine.setThreads(threads) }
         let roberta = try reporting(path: model) { try RobertaModel.load(model) }
         guard roberta.weights.classifier != nil else {

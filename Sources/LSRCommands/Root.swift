@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LSRFormats
+import LSRModel
 
 /// The `lsrconv` root command. Subcommands live one per file; libraries never print.
 public struct LSRConv: ParsableCommand {
@@ -55,5 +56,14 @@ func reporting<T>(path: String? = nil, _ body: () throws -> T) throws -> T {
         let text = "\(error)"
         guard let path, !text.hasPrefix(path + ":") else { throw CommandFailure(message: text) }
         throw CommandFailure(message: "\(path): \(text)")
+    }
+}
+
+/// Refuses an output that is one of the inputs, holds one, or lies inside an input directory:
+/// writing it would replace or mix with what the command reads (issue 7: outputs inside inputs,
+/// the same path as input and output). Inputs that are nil (options not given) are skipped.
+func refuseOverlap(output: String, inputs: [String?]) throws {
+    for input in inputs.compactMap({ $0 }) {
+        try reporting(path: input) { try ModelImport.checkOutputOutsideInput(output: output, input: input) }
     }
 }

@@ -93,6 +93,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        try refuseOverlap(output: out, inputs: [model, train, eval, tokenizer, initFrom])
         if let threads { Engine.setThreads(threads) }
         let base = try reporting(path: model) { try RobertaModel.load(model) }
         guard let labels = base.weights.labelCount else {

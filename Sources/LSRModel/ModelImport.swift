@@ -209,7 +209,7 @@ public enum ModelImport {
     /// Refuses an output that overlaps the input: the input itself, a directory holding it
     /// (replacing it would delete the source), or, for a directory source, a path inside it
     /// (a second run would read the first one's output as part of the checkpoint).
-    static func checkOutputOutsideInput(output: String, input: String) throws {
+    public static func checkOutputOutsideInput(output: String, input: String) throws {
         guard let inputPath = FileSystem.canonical(input) else { return }
         let parent = FileSystem.canonical(FileSystem.directoryName(output)) ?? FileSystem.directoryName(output)
         let outputPath = parent == "/" ? "/" + FileSystem.baseName(output) : parent + "/" + FileSystem.baseName(output)

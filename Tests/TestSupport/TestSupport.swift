@@ -52,17 +52,21 @@ public struct RunResult {
 }
 
 /// Runs the lsrconv binary with `arguments` (no shell), capturing both streams.
-/// `fileSizeLimitBlocks`: run under that RLIMIT_FSIZE in 512-byte blocks (POSIX `ulimit -f`), for failing writes.
-public func runLSRConv(_ arguments: [String], cwd: String? = nil, fileSizeLimitBlocks: Int? = nil) throws -> RunResult {
+/// `fileSizeLimitBlocks`: run under that RLIMIT_FSIZE in 512-byte blocks (POSIX `ulimit -f`), for
+/// failing writes. `unprivileged`: when the tests run as root, run lsrconv as nobody (util-linux
+/// setpriv), so that file permissions apply to it as they do to a user.
+public func runLSRConv(_ arguments: [String], cwd: String? = nil, fileSizeLimitBlocks: Int? = nil, unprivileged: Bool = false) throws -> RunResult {
     let process = Process()
-    if let fileSizeLimitBlocks {
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        let quoted = ([TestPaths.binary] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-        process.arguments = ["-c", "ulimit -f \(fileSizeLimitBlocks) && exec " + quoted.joined(separator: " ")]
-    } else {
-        process.executableURL = URL(fileURLWithPath: TestPaths.binary)
-        process.arguments = arguments
+    var command = [TestPaths.binary] + arguments
+    if unprivileged && geteuid() == 0 {
+        command = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + command
     }
+    if let fileSizeLimitBlocks {
+        let quoted = command.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        command = ["/bin/sh", "-c", "ulimit -f \(fileSizeLimitBlocks) && exec " + quoted.joined(separator: " ")]
+    }
+    process.executableURL = URL(fileURLWithPath: command[0])
+    process.arguments = Array(command.dropFirst())
     if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
     let out = Pipe()
     let err = Pipe()

@@ -1,0 +1,96 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The failures users meet first, for every command (issue 7 item 4): a missing input, a
+/// directory where a file is expected, an input it may not read and an output directory it may
+/// not write (as an unprivileged user), and an output that is an input or lies inside one. Each
+/// is exactly one `error:` line naming the path, exit status 1, and nothing written.
+@Suite struct CommandFailureTests {
+    let model = TestPaths.fixture("tiny-roberta")
+    let adapter = TestPaths.fixture("reference/adapter")
+    let data = TestPaths.fixture("demo/dev.jsonl")
+
+    func fails(_ arguments: [String], _ expected: String, unprivileged: Bool = false, leaves absent: [String] = []) throws {
+        let result = try runLSRConv(arguments, unprivileged: unprivileged)
+        #expect(result.status == 1, "\(arguments)")
+        #expect(result.stderr == "error: " + expected + "\n", "\(arguments)")
+        for path in absent { #expect(!FileManager.default.fileExists(atPath: path), "\(arguments) left \(path)") }
+    }
+
+    @Test func missingInputs() throws {
+        let dir = TemporaryDirectory()
+        let missing = dir.file("nothing")
+        let out = dir.file("out")
+        try fails(["inspect", missing], "\(missing): no such file or directory")
+        try fails(["import", missing, "--out", out], "\(missing): no such file or directory", leaves: [out])
+        try fails(["predict", "--model", missing, "--text", "hi"], "\(missing): no such file or directory")
+        try fails(["predict", "--model", model, "--data", missing + ".jsonl"], "\(missing).jsonl: no such file or directory")
+        try fails(["tokenize", "--tokenizer", missing, "--text", "hi"], "\(missing): no such file or directory")
+        try fails(["merge", "--model", missing, "--adapter", adapter, "--out", out], "\(missing): no such file or directory", leaves: [out])
+        try fails(["merge", "--model", model, "--adapter", missing, "--out", out], "\(missing)/adapter_config.json: no such file or directory", leaves: [out])
+        try fails(["init-adapter", "--model", missing, "--out", out], "\(missing): no such file or directory", leaves: [out])
+        try fails(["validate", missing], "\(missing): no such file or directory")
+        try fails(["export", "--adapter", missing, "--format", "lsr", "--out", out], "\(missing)/adapter_config.json: no such file or directory", leaves: [out])
+        try fails(
+            ["convert-adapter", "--from", missing, "--out", out, "--model", model, "--separation-rank", "2"],
+            "\(missing)/adapter_config.json: no such file or directory", leaves: [out])
+        try fails(["train", "--model", model, "--train", missing + ".jsonl", "--out", out], "\(missing).jsonl: no such file or directory", leaves: [out])
+        try fails(["eval", "--model", model, "--data", missing + ".jsonl"], "\(missing).jsonl: no such file or directory")
+        try fails(["eval", "--model", model, "--adapter", missing, "--data", data], "\(missing)/adapter_config.json: no such file or directory")
+    }
+
+    @Test func directoriesWhereFilesAreExpected() throws {
+        let dir = TemporaryDirectory()
+        let folder = dir.file("folder")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        let out = dir.file("out")
+        let none = "\(folder): no checkpoint found (looked for *.safetensors, *.safetensors.index.json, *.bin, *.pt; found: nothing)"
+        try fails(["inspect", folder], none)
+        try fails(["import", folder, "--out", out], none, leaves: [out])
+        let format = "\(folder): cannot tell the data format from the extension; expected .jsonl, .json, .csv or .tsv, or name the format"
+        try fails(["predict", "--model", model, "--data", folder], format)
+        try fails(["train", "--model", model, "--train", folder, "--out", out], format, leaves: [out])
+        try fails(["eval", "--model", model, "--data", folder, "--format", "jsonl"], "\(folder): is a directory, expected a file")
+        try fails(["validate", folder], "\(folder): no adapter_config.json: not an adapter directory (validate takes an adapter directory or a JSON file)")
+    }
+
+    /// Every command that writes refuses an output that is an input or lies inside one.
+    @Test func outputsOverlappingInputs() throws {
+        let dir = TemporaryDirectory()
+        func overlap(_ input: String, _ output: String) -> String {
+            "\(input): output \(output) would overlap the input \(input) (it is the input, holds it, or lies inside it)"
+        }
+        let inside = model + "/out"
+        try fails(["import", model, "--out", inside], overlap(model, inside), leaves: [inside])
+        try fails(["merge", "--model", model, "--adapter", adapter, "--out", model, "--force"], overlap(model, model))
+        try fails(["merge", "--model", model, "--adapter", adapter, "--out", adapter, "--force"], overlap(adapter, adapter))
+        try fails(["init-adapter", "--model", model, "--out", inside], overlap(model, inside), leaves: [inside])
+        try fails(["export", "--adapter", adapter, "--format", "lsr", "--out", adapter, "--force"], overlap(adapter, adapter))
+        try fails(
+            ["convert-adapter", "--from", adapter, "--out", adapter + "/x", "--model", model, "--separation-rank", "2"], overlap(adapter, adapter + "/x"),
+            leaves: [adapter + "/x"])
+        try fails(["train", "--model", model, "--train", data, "--out", inside], overlap(model, inside), leaves: [inside])
+        try fails(["train", "--model", model, "--train", data, "--out", data, "--force"], overlap(data, data))
+        try fails(["predict", "--model", model, "--data", data, "--out", data], overlap(data, data))
+        _ = dir
+    }
+
+    /// As a user without the rights: an unreadable input, an output directory it cannot create.
+    @Test func permissionDenied() throws {
+        let dir = TemporaryDirectory()
+        chmod(dir.path, 0o755)  // nobody may enter it, but not write in it
+        let locked = dir.write(Array(#"{"text": "a", "label": "positive"}"#.utf8 + [10]), to: "locked.jsonl")
+        chmod(locked, 0)
+        let out = dir.file("out")
+        try fails(["predict", "--model", model, "--data", locked], "\(locked): permission denied", unprivileged: true)
+        try fails(["train", "--model", model, "--train", locked, "--out", out], "\(locked): permission denied", unprivileged: true, leaves: [out])
+        try fails(["import", model, "--out", out], "\(out): permission denied", unprivileged: true, leaves: [out])
+        try fails(["init-adapter", "--model", model, "--out", out], "\(out): permission denied", unprivileged: true, leaves: [out])
+        let made = try runLSRConv(["init-adapter", "--model", model, "--out", dir.file("a"), "--init", "random"])  // readable by all (umask)
+        #expect(made.status == 0, "\(made.stderr)")
+        try fails(["export", "--adapter", dir.file("a"), "--format", "delta", "--out", out], "\(out): permission denied", unprivileged: true, leaves: [out])
+        try fails(
+            ["train", "--model", model, "--train", data, "--out", out, "--max-steps", "1"], "\(out): permission denied", unprivileged: true, leaves: [out])
+    }
+}
