@@ -74,9 +74,14 @@ public enum Attention {
     /// dP/dS, B·H·T·T floats (the caller's, reused across steps).
     /// With the forward's `dropout` mask M (P̃ = P∘M/(1 − p)): dV = P̃ᵀ·dO, dP = (dO·Vᵀ)∘M/(1 − p),
     /// and dS as above from P and dP; P̃ is rebuilt in the scratch slot before dP overwrites it.
+    /// With `recomputeWith` (the forward's keyMask), `probs` is not what the forward kept but a
+    /// [B, H, T, T] scratch: P is computed again into it from Q and K, by the forward's own
+    /// operations, hence the same bits. The training pass keeps one such buffer for all layers
+    /// instead of one per layer (144 MB less on RoBERTa-base at 16×128) for ~2% more time.
     public static func backward(
         qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>, dcontext: UnsafePointer<Float>, shape: AttentionShape,
-        scratch: UnsafeMutablePointer<Float>, dqkv: UnsafeMutablePointer<Float>, dropout: DropoutMask? = nil
+        scratch: UnsafeMutablePointer<Float>, dqkv: UnsafeMutablePointer<Float>, dropout: DropoutMask? = nil,
+        recomputeWith keyMask: UnsafePointer<Float>? = nil
     ) {
         let (t, h, d, c) = (shape.length, shape.heads, shape.headDim, shape.width)
         let scale = 1 / Float(d).squareRoot()
@@ -89,6 +94,11 @@ public enum Attention {
                     let dq = dqkv + b * t * 3 * c + head * d
                     let (dk, dv) = (dq + c, dq + 2 * c)
                     let p = probs + bh * t * t
+                    if let keyMask {
+                        let slot = UnsafeMutablePointer(mutating: p)  // the caller's scratch (see above)
+                        BLAS.gemm(transposeB: true, m: t, n: t, k: d, alpha: scale, a: q, lda: 3 * c, b: k, ldb: 3 * c, c: slot, ldc: t)
+                        softmaxRows(slot, rows: t, columns: t, keyMask: keyMask + b * t)
+                    }
                     let dp = scratch + bh * t * t
                     let dO = dcontext + b * t * c + head * d
                     if let dropout {

@@ -259,7 +259,7 @@ struct ActivationRetention: Equatable {
 public final class LayerActivations: @unchecked Sendable {
     let input: FloatBuffer  // [N, C]: layer 0's input (training only; other layers recompute theirs in backward)
     let qkv: FloatBuffer  // [N, 3C]
-    let probs: FloatBuffer  // [B, H, T, T]
+    let probs: FloatBuffer  // [B, H, T, T]: one buffer for all layers (backward recomputes P)
     let context: FloatBuffer  // [N, C]
     let attentionSum: FloatBuffer  // [N, C]: dropout(dense(context)) + input, before LayerNorm
     let attentionMean: FloatBuffer  // [N]
@@ -273,12 +273,13 @@ public final class LayerActivations: @unchecked Sendable {
 
     /// `scratch`: where the activations `retain` does not keep are written instead (nil: keep all).
     init(shape: AttentionShape, hidden c: Int, intermediate f: Int, keepsInput: Bool, retain: ActivationRetention? = nil,
-        scratch: (context: FloatBuffer, attended: FloatBuffer, activated: FloatBuffer)? = nil
+        scratch: (context: FloatBuffer, attended: FloatBuffer, activated: FloatBuffer)? = nil, sharedProbs: FloatBuffer? = nil
     ) {
         let n = shape.batch * shape.length
         input = FloatBuffer(count: keepsInput ? n * c : 0)
         qkv = FloatBuffer(count: n * 3 * c)
-        probs = FloatBuffer(count: shape.probsCount)
+        // Training recomputes P in backward (Attention.backward recomputeWith:), so all layers share one.
+        probs = sharedProbs ?? FloatBuffer(count: shape.probsCount)
         context = retain?.context == false && scratch != nil ? scratch!.context : FloatBuffer(count: n * c)
         attentionSum = FloatBuffer(count: n * c)
         attentionMean = FloatBuffer(count: n)
@@ -336,9 +337,11 @@ public final class RobertaWorkspace: @unchecked Sendable {
             let scratch = retention.count == count && retention.contains { !($0.context && $0.attended && $0.activated) }
                 ? (context: FloatBuffer(count: n * c), attended: FloatBuffer(count: n * c), activated: FloatBuffer(count: n * f))
                 : nil
+            let probs = FloatBuffer(count: shape.probsCount)
             layers = (0..<count).map { i in
                 LayerActivations(
-                    shape: shape, hidden: c, intermediate: f, keepsInput: i == 0, retain: retention.count == count ? retention[i] : nil, scratch: scratch)
+                    shape: shape, hidden: c, intermediate: f, keepsInput: i == 0, retain: retention.count == count ? retention[i] : nil, scratch: scratch,
+                    sharedProbs: probs)
             }
         } else {
             let shared = LayerActivations(shape: shape, hidden: c, intermediate: f, keepsInput: false)

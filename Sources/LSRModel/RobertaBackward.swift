@@ -133,7 +133,7 @@ extension RobertaModel {
             }
             Attention.backward(
                 qkv: a.qkv.pointer, probs: a.probs.pointer, dcontext: g.dContext.pointer, shape: ws.shape, scratch: g.scratch.pointer,
-                dqkv: g.dQKV.pointer, dropout: sites?.attentionProbs(index))
+                dqkv: g.dQKV.pointer, dropout: sites?.attentionProbs(index), recomputeWith: ws.keyMask.pointer)
             // Layer 0's input gradient would only flow into the frozen embeddings: not computed
             // (a [N, C]×[C, 3C] GEMM less; autograd skips it too).
             let dInput = index > 0 ? g.dInput.pointer : nil
