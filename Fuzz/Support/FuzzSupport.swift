@@ -1,0 +1,80 @@
+// Shared by the libFuzzer harnesses in Fuzz/<name>/main.swift (`make fuzz`, README "Fuzzing").
+//
+// SwiftPM renames an executable's `main` (tools-version >= 5.5), so libFuzzer's own `main` can
+// not be used; each harness's top-level code calls `fuzzMain`, which hands the input callback to
+// `LLVMFuzzerRunDriver` from the libFuzzer runtime that `-sanitize=fuzzer` links in.
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+@_silgen_name("LLVMFuzzerRunDriver")
+private func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+) -> Int32
+
+/// The input libFuzzer hands to `LLVMFuzzerTestOneInput`, copied.
+public func fuzzBytes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
+    size == 0 ? [] : [UInt8](UnsafeBufferPointer(start: data, count: size))
+}
+
+/// Runs libFuzzer with the process's arguments, calling `test` (the harness's
+/// `LLVMFuzzerTestOneInput`) on every input; never returns. `test` must swallow thrown errors:
+/// only crashes, sanitizer reports, hangs and runaway memory count as findings.
+public func fuzzMain(_ test: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Never {
+    var argc = CommandLine.argc
+    var argv = CommandLine.unsafeArgv
+    exit(LLVMFuzzerRunDriver(&argc, &argv, test))
+}
+
+nonisolated(unsafe) private var scratchPath: String?
+
+/// For parsers that only read files: writes `bytes` to one per-process scratch file (rewritten
+/// on every input, in /dev/shm when it exists) and passes its path.
+public func withScratchFile(_ bytes: [UInt8], suffix: String = "", _ use: (String) -> Void) {
+    let path = scratchPath ?? {
+        let directory = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
+        let made = "\(directory)/lsrconv-fuzz-\(getpid())\(suffix)"
+        scratchPath = made
+        return made
+    }()
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { fatalError("fuzz: cannot write \(path)") }
+    var written = 0
+    while written < bytes.count {
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+        guard n > 0 else { fatalError("fuzz: write to \(path) failed") }
+        written += n
+    }
+    close(fd)
+    use(path)
+}
+
+/// Removes the scratch file (call before exiting normally; a crash leaves it for inspection).
+public func removeScratchFile() {
+    if let scratchPath { unlink(scratchPath) }
+}
+
+import LSRFormats
+
+/// Checks what a successful read promises about its tensors, trapping (a finding) otherwise:
+/// each tensor's bytes are exactly shape × element size, and the first and last bytes can be read.
+public func checkArchive(_ archive: TensorArchive) {
+    var sink: UInt8 = 0
+    for tensor in archive.tensors {
+        precondition(tensor.shape.allSatisfy { $0 >= 0 }, "negative dimension in \(tensor.name)")
+        guard let elements = Safetensors.checkedProduct(tensor.shape),
+            let bytes = tensor.dtype.byteCount(elements: elements)
+        else { preconditionFailure("\(tensor.name): shape \(tensor.shape) overflows but was accepted") }
+        precondition(bytes == tensor.bytes.count, "\(tensor.name): \(bytes) bytes expected, \(tensor.bytes.count) held")
+        if tensor.bytes.count > 0 {
+            sink &+= tensor.bytes.buffer[0] &+ tensor.bytes.buffer[tensor.bytes.count - 1]
+        }
+    }
+    blackHole(sink)
+}
+
+@inline(never) public func blackHole<T>(_ value: T) { withExtendedLifetime(value) {} }
