@@ -56,7 +56,7 @@ help:
 	@echo "                one of them: make bench BENCH=forward, make bench BENCH=train"
 	@echo "make fuzz       build the libFuzzer+ASan harnesses (Fuzz/) and run each for FUZZ_SECONDS (default 60);"
 	@echo "                fails on any crash, leak, timeout or OOM. FUZZ_TARGETS=\"zip pickle\" picks some"
-	@echo "                (safetensors zip pickle json torch-legacy); inputs: $(FUZZ_BUILD_DIR)/fuzz/<target>/artifacts/"
+	@echo "                (safetensors zip pickle json torch-legacy schema tokenizer dataset); inputs: $(FUZZ_BUILD_DIR)/fuzz/<target>/artifacts/"
 	@echo "make deps       install missing Debian packages: $(APT_PACKAGES)"
 	@echo "make clean      remove build products and out/ (keeps fetched dependencies)"
 	@echo "make distclean  also remove $(BUILD_DIR)/ and $(VENV)/"

@@ -73,6 +73,9 @@ if Context.environment["LSRCONV_FUZZ"] != nil {
         ("pickle", ["LSRFormats"]),
         ("json", ["LSRFormats"]),
         ("torch-legacy", ["LSRFormats"]),
+        ("schema", ["LSRSchema", "LSRFormats"]),
+        ("tokenizer", ["LSRTrain"]),
+        ("dataset", ["LSRTrain"]),
     ]
     package.targets.append(.target(name: "FuzzSupport", dependencies: ["LSRFormats"], path: "Fuzz/Support"))
     for harness in harnesses {

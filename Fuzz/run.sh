@@ -20,7 +20,7 @@ FUZZ_BUILD_DIR=${FUZZ_BUILD_DIR:-.build-fuzz}
 FUZZ_JOBS=${FUZZ_JOBS:-}
 # Extra libFuzzer options, e.g. FUZZ_FLAGS="-jobs=4 -workers=4".
 FUZZ_FLAGS=${FUZZ_FLAGS:-}
-ALL_TARGETS="safetensors zip pickle json torch-legacy"
+ALL_TARGETS="safetensors zip pickle json torch-legacy schema tokenizer dataset"
 
 build_only=0
 targets=()
@@ -44,7 +44,8 @@ build() {
 }
 
 # Seeds: small files from Fixtures/ that each parser reads (the pickle target gets the data.pkl
-# records of the torch zip fixtures, extracted with python3 when there is one).
+# records of the torch zip fixtures, extracted with python3 when there is one; tokenizer and
+# dataset inputs start with a mode byte, see their main.swift).
 seed() {
     local t=$1 dir=$2
     rm -rf "$dir"; mkdir -p "$dir"
@@ -83,6 +84,20 @@ PY
         torch-legacy)
             cp Fixtures/malformed/legacy_*.pt Fixtures/torch/edge/transposed_legacy.pt "$dir"/
             rm -f "$dir"/legacy_tar.pt ;;
+        schema)
+            cp schemas/*.schema.json "$dir"/
+            { cat schemas/predict-line.schema.json; printf '\0{"id":1,"label":"a","scores":[0.5]}'; } >"$dir/predict-line-instance" ;;
+        tokenizer)
+            { printf '\0'; cat Fixtures/tokenizer/template/tokenizer.json; } >"$dir/template"
+            { printf '\0'; cat Fixtures/learning/model/tokenizer.json; printf '\0'; cat Fixtures/learning/model/tokenizer_config.json; } >"$dir/learning"
+            { printf '\1'; cat Fixtures/tokenizer/vocab-merges/vocab.json; printf '\0'; cat Fixtures/tokenizer/vocab-merges/merges.txt
+              printf '\0'; cat Fixtures/tokenizer/vocab-merges/tokenizer_config.json
+              printf '\0'; cat Fixtures/tokenizer/vocab-merges/added_tokens.json; } >"$dir/vocab-merges" ;;
+        dataset)
+            { printf '\0'; cat Fixtures/demo/dev.jsonl; } >"$dir/dev.jsonl"
+            printf '\1text,label\n"a, ""quoted"" one",pos\n"multi\nline",neg\r\nplain,1\n' >"$dir/small.csv"
+            printf '\2sentence\tlabel\nfirst one\t0\nsecond\t1.5\n' >"$dir/small.tsv"
+            printf '\3gj04\t1\t\tOur friends will not buy this analysis.\ngj04\t0\t*\tThey drank the pub.\n' >"$dir/cola.tsv" ;;
     esac
 }
 

@@ -78,3 +78,35 @@ public func checkArchive(_ archive: TensorArchive) {
 }
 
 @inline(never) public func blackHole<T>(_ value: T) { withExtendedLifetime(value) {} }
+
+nonisolated(unsafe) private var scratchDirectory: String?
+
+/// For readers that take a directory: writes `files` (plain names) into one per-process scratch
+/// directory, after removing every file the previous input left there, and passes its path.
+public func withScratchDirectory(_ files: [(name: String, bytes: [UInt8])], _ use: (String) -> Void) {
+    let directory = scratchDirectory ?? {
+        let parent = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
+        let made = "\(parent)/lsrconv-fuzz-dir-\(getpid())"
+        guard mkdir(made, 0o700) == 0 || errno == EEXIST else { fatalError("fuzz: cannot create \(made)") }
+        scratchDirectory = made
+        return made
+    }()
+    if let names = try? FileSystem.contents(of: directory) {
+        for name in names { unlink("\(directory)/\(name)") }
+    }
+    for file in files {
+        let path = "\(directory)/\(file.name)"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { fatalError("fuzz: cannot write \(path)") }
+        let n = file.bytes.withUnsafeBytes { $0.count == 0 ? 0 : write(fd, $0.baseAddress!, $0.count) }
+        guard n == file.bytes.count else { fatalError("fuzz: short write to \(path)") }
+        close(fd)
+    }
+    use(directory)
+}
+
+/// `bytes` split at the first occurrence of `separator` (the rest empty when there is none).
+public func splitOnce(_ bytes: ArraySlice<UInt8>, at separator: UInt8) -> (ArraySlice<UInt8>, ArraySlice<UInt8>) {
+    guard let i = bytes.firstIndex(of: separator) else { return (bytes, []) }
+    return (bytes[..<i], bytes[(i + 1)...])
+}
