@@ -10,7 +10,8 @@
 # Per target, under $FUZZ_BUILD_DIR/fuzz/<name>/: corpus/ (what libFuzzer keeps; reused on the
 # next run), seeds/ (copied from Fixtures/ on every run), artifacts/ (crash-*, leak-*,
 # timeout-*, oom-* inputs), log.txt. A found input belongs in Tests/LSRFormatsTests (or the
-# suite of its parser) as a regression test, with the input under Fixtures/fuzz/.
+# suite of its parser) as a regression test; once fixed, it goes under Fuzz/regressions/<name>/
+# and is replayed before every run (until then under Fuzz/open/<name>/, not replayed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -110,6 +111,18 @@ for t in "${targets[@]}"; do
     work="$FUZZ_BUILD_DIR/fuzz/$t"
     mkdir -p "$work/corpus" "$work/artifacts"
     seed "$t" "$work/seeds"
+    # Inputs found earlier and fixed since: each runs once first, and must pass.
+    if compgen -G "Fuzz/regressions/$t/*" >/dev/null; then
+        echo "== fuzz-$t: replaying Fuzz/regressions/$t/"
+        if ! SWIFT_BACKTRACE=enable=no "$FUZZ_BUILD_DIR/debug/fuzz-$t" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
+            Fuzz/regressions/"$t"/* >"$work/replay.txt" 2>&1; then
+            failed+=("$t")
+            echo "!! fuzz-$t: a regression input fails again; see $work/replay.txt"
+            tail -30 "$work/replay.txt"
+        fi
+    fi
+    # Fuzz/open/<target>/ holds found inputs whose bug is not fixed yet (see its test); they are
+    # not replayed, or every run would fail on them.
     dict=()
     [ -f "Fuzz/$t.dict" ] && dict=(-dict="Fuzz/$t.dict")
     echo "== fuzz-$t: ${FUZZ_SECONDS}s (log: $work/log.txt)"
