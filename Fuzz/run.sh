@@ -112,11 +112,13 @@ for t in "${targets[@]}"; do
     mkdir -p "$work/corpus" "$work/artifacts"
     seed "$t" "$work/seeds"
     # Inputs found earlier and fixed since: each runs once first, and must pass.
+    replay=""
     if compgen -G "Fuzz/regressions/$t/*" >/dev/null; then
         echo "== fuzz-$t: replaying Fuzz/regressions/$t/"
         if ! SWIFT_BACKTRACE=enable=no "$FUZZ_BUILD_DIR/debug/fuzz-$t" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
             Fuzz/regressions/"$t"/* >"$work/replay.txt" 2>&1; then
             failed+=("$t")
+            replay="regression replay FAILED; "
             echo "!! fuzz-$t: a regression input fails again; see $work/replay.txt"
             tail -30 "$work/replay.txt"
         fi
@@ -146,7 +148,7 @@ for t in "${targets[@]}"; do
     else
         echo "   $done_line; $stats"
     fi
-    summary+=("fuzz-$t: exit $status; ${done_line:-no Done line}; $stats")
+    summary+=("fuzz-$t: ${replay}exit $status; ${done_line:-no Done line}; $stats")
 done
 
 [ "$build_only" = 1 ] && exit 0
