@@ -27,6 +27,8 @@ public func fuzzBytes(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
 public func fuzzMain(_ test: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Never {
     var argc = CommandLine.argc
     var argv = CommandLine.unsafeArgv
+    // libFuzzer ends with exit(); a crash skips this and leaves the scratch files for inspection.
+    atexit { removeScratchFiles() }
     exit(LLVMFuzzerRunDriver(&argc, &argv, test))
 }
 
@@ -53,10 +55,6 @@ public func withScratchFile(_ bytes: [UInt8], suffix: String = "", _ use: (Strin
     use(path)
 }
 
-/// Removes the scratch file (call before exiting normally; a crash leaves it for inspection).
-public func removeScratchFile() {
-    if let scratchPath { unlink(scratchPath) }
-}
 
 import LSRFormats
 
@@ -109,4 +107,15 @@ public func withScratchDirectory(_ files: [(name: String, bytes: [UInt8])], _ us
 public func splitOnce(_ bytes: ArraySlice<UInt8>, at separator: UInt8) -> (ArraySlice<UInt8>, ArraySlice<UInt8>) {
     guard let i = bytes.firstIndex(of: separator) else { return (bytes, []) }
     return (bytes[..<i], bytes[(i + 1)...])
+}
+
+/// Removes the scratch file and directory (at a normal exit; see `fuzzMain`).
+func removeScratchFiles() {
+    if let scratchPath { unlink(scratchPath) }
+    if let scratchDirectory {
+        if let names = try? FileSystem.contents(of: scratchDirectory) {
+            for name in names { unlink("\(scratchDirectory)/\(name)") }
+        }
+        rmdir(scratchDirectory)
+    }
 }
