@@ -37,7 +37,12 @@ TORCH_VENV := .venv-gen
 TORCH_REQUIREMENTS := Fixtures/generate/requirements.txt
 TORCH_STAMP := $(TORCH_VENV)/requirements.installed
 
-.PHONY: help deps build debug test swift-test interop interop-light venv venv-torch bench demo schemas clean distclean
+# `make fuzz`: libFuzzer + ASan harnesses under Fuzz/, each run FUZZ_SECONDS (README "Fuzzing").
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+FUZZ_BUILD_DIR ?= .build-fuzz
+
+.PHONY: help deps build debug test fuzz swift-test interop interop-light venv venv-torch bench demo schemas clean distclean
 
 help:
 	@echo "make build      release build (deps first): $(RELEASE_BIN)"
@@ -49,6 +54,9 @@ help:
 	@echo "make demo       release build, then inspect + import on the bundled fixtures"
 	@echo "make bench      forward pass and LSR train step, lsrconv beside PyTorch (venv with torch: $(TORCH_VENV)/, ~6 GB);"
 	@echo "                one of them: make bench BENCH=forward, make bench BENCH=train"
+	@echo "make fuzz       build the libFuzzer+ASan harnesses (Fuzz/) and run each for FUZZ_SECONDS (default 60);"
+	@echo "                fails on any crash, leak, timeout or OOM. FUZZ_TARGETS=\"zip pickle\" picks some"
+	@echo "                (safetensors zip pickle json torch-legacy schema tokenizer dataset); inputs: $(FUZZ_BUILD_DIR)/fuzz/<target>/artifacts/"
 	@echo "make deps       install missing Debian packages: $(APT_PACKAGES)"
 	@echo "make clean      remove build products and out/ (keeps fetched dependencies)"
 	@echo "make distclean  also remove $(BUILD_DIR)/ and $(VENV)/"
@@ -167,3 +175,6 @@ clean:
 
 distclean: clean
 	rm -rf $(BUILD_DIR) $(VENV)
+
+fuzz: deps
+	SWIFT=$(SWIFT) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD_DIR=$(FUZZ_BUILD_DIR) Fuzz/run.sh $(FUZZ_TARGETS)

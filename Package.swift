@@ -62,3 +62,25 @@ let package = Package(
             dependencies: ["LSRCommands", "LSRFormats", "LSRAdapters", "LSRSchema", "LSRModel", "LSREngine", "TestSupport", "lsrconv"]),
     ]
 )
+
+// libFuzzer harnesses (Fuzz/<name>/main.swift, `make fuzz`): declared only when LSRCONV_FUZZ is
+// set, because they link only with `-sanitize=fuzzer` (they call LLVMFuzzerRunDriver), so the
+// ordinary `swift build` / `swift test` never see them. Fuzz/run.sh sets it.
+if Context.environment["LSRCONV_FUZZ"] != nil {
+    let harnesses: [(name: String, dependencies: [Target.Dependency])] = [
+        ("safetensors", ["LSRFormats"]),
+        ("zip", ["LSRFormats"]),
+        ("pickle", ["LSRFormats"]),
+        ("json", ["LSRFormats"]),
+        ("torch-legacy", ["LSRFormats"]),
+        ("schema", ["LSRSchema", "LSRFormats"]),
+        ("tokenizer", ["LSRTrain"]),
+        ("dataset", ["LSRTrain"]),
+    ]
+    package.targets.append(.target(name: "FuzzSupport", dependencies: ["LSRFormats"], path: "Fuzz/Support"))
+    for harness in harnesses {
+        let name = "fuzz-\(harness.name)"
+        package.targets.append(.executableTarget(name: name, dependencies: harness.dependencies + ["FuzzSupport"], path: "Fuzz/\(harness.name)"))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}
