@@ -41,6 +41,8 @@ import torch
 from transformers import AutoModelForSequenceClassification
 from transformers.models.roberta import modeling_roberta
 
+import lsr_torch  # Fixtures/generate/lsr_torch.py: the adapter hooks
+
 FIX = Path(__file__).resolve().parents[2] / "Fixtures"
 REF = FIX / "reference"
 ADAPTER = REF / "adapter-lsr6"
@@ -100,16 +102,7 @@ def main():
     # The adapter, as model_grads_reference.py attaches it: y += (α/r)·(x·Downᵀ)·Upᵀ on each Linear.
     config = json.loads((ADAPTER / "adapter_config.json").read_text())
     factors = {k: v.double().requires_grad_(True) for k, v in safetensors.torch.load_file(str(ADAPTER / "adapter_model.safetensors")).items()}
-    scaling = config["alpha"] / config["rank"]
-
-    def matrix(entry):
-        left, right, scales = (factors[entry[p]["tensor"]] for p in ("left", "right", "scales"))
-        return sum(scales[k] * torch.kron(left[k], right[k]) for k in range(left.shape[0]))
-
-    for module in config["modules"]:
-        def hook(mod, inputs, output, entry=module):
-            return output + scaling * (inputs[0] @ matrix(entry["down"]).T) @ matrix(entry["up"]).T
-        model.get_submodule(module["name"]).register_forward_hook(hook)
+    lsr_torch.attach(model, config, factors)
 
     batch = safetensors.torch.load_file(str(REF / "forward.safetensors"))
     ids, mask = batch["input_ids"].long(), batch["attention_mask"].long()

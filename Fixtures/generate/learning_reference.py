@@ -38,6 +38,8 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup  # noqa: E402
 
+import lsr_torch  # noqa: E402  (Fixtures/generate/lsr_torch.py: the adapter hooks)
+
 transformers.utils.logging.set_verbosity_error()
 transformers.utils.logging.disable_progress_bar()
 
@@ -72,16 +74,7 @@ def attach_adapter(model):
     config = json.loads((DIR / "adapter-init/adapter_config.json").read_text())
     tensors = safetensors.torch.load_file(str(DIR / "adapter-init/adapter_model.safetensors"))
     factors = {k: v.clone().requires_grad_(not k.endswith(".scales")) for k, v in tensors.items()}
-    scaling = config["alpha"] / config["rank"]
-
-    def kron_sum(entry):
-        left, right, scales = (factors[entry[p]["tensor"]] for p in ("left", "right", "scales"))
-        return sum(scales[k] * torch.kron(left[k], right[k]) for k in range(left.shape[0]))
-
-    for module in config["modules"]:
-        def hook(mod, inputs, output, entry=module):
-            return output + scaling * (inputs[0] @ kron_sum(entry["down"]).T) @ kron_sum(entry["up"]).T
-        model.get_submodule(module["name"]).register_forward_hook(hook)
+    lsr_torch.attach(model, config, factors)
     return [t for k, t in factors.items() if not k.endswith(".scales")]
 
 

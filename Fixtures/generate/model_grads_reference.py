@@ -23,6 +23,8 @@ import safetensors.torch
 import torch
 from transformers import AutoModelForSequenceClassification
 
+import lsr_torch  # Fixtures/generate/lsr_torch.py: the adapter hooks
+
 FIX = Path(__file__).resolve().parents[2] / "Fixtures"
 REF = FIX / "reference"
 LABELS = [0, 1, 1, 0, 1, 0]
@@ -37,20 +39,8 @@ def main():
         p.requires_grad_(True)
     config = json.loads((REF / "adapter/adapter_config.json").read_text())
     factors = {k: v.double().requires_grad_(True) for k, v in safetensors.torch.load_file(str(REF / "adapter/adapter_model.safetensors")).items()}
-    scaling = config["alpha"] / config["rank"]
-
-    def kron_sum(entry):
-        left, right, scales = (factors[entry[p]["tensor"]] for p in ("left", "right", "scales"))
-        return sum(scales[k] * torch.kron(left[k], right[k]) for k in range(left.shape[0]))
-
     # W + ΔW through a forward hook on each adapted Linear: y += scaling·(x·Downᵀ)·Upᵀ.
-    for module in config["modules"]:
-        linear = model.get_submodule(module["name"])
-
-        def hook(mod, inputs, output, entry=module):
-            up, down = kron_sum(entry["up"]), kron_sum(entry["down"])
-            return output + scaling * (inputs[0] @ down.T) @ up.T
-        linear.register_forward_hook(hook)
+    lsr_torch.attach(model, config, factors)
 
     batch = safetensors.torch.load_file(str(REF / "forward.safetensors"))
     ids, mask = batch["input_ids"].long(), batch["attention_mask"].long()
@@ -140,18 +130,7 @@ def gradients(config, directory, out_name):
     for p in head:
         p.requires_grad_(True)
     factors = {k: v.double().requires_grad_(True) for k, v in safetensors.torch.load_file(str(directory / "adapter_model.safetensors")).items()}
-    scaling = config["alpha"] / config["rank"]
-
-    def matrix(entry):
-        if "weight" in entry:
-            return factors[entry["weight"]["tensor"]]
-        left, right, scales = (factors[entry[p]["tensor"]] for p in ("left", "right", "scales"))
-        return sum(scales[k] * torch.kron(left[k], right[k]) for k in range(left.shape[0]))
-
-    for module in config["modules"]:
-        def hook(mod, inputs, output, entry=module):
-            return output + scaling * (inputs[0] @ matrix(entry["down"]).T) @ matrix(entry["up"]).T
-        model.get_submodule(module["name"]).register_forward_hook(hook)
+    lsr_torch.attach(model, config, factors)
     batch = safetensors.torch.load_file(str(REF / "forward.safetensors"))
     logits = model(input_ids=batch["input_ids"].long(), attention_mask=batch["attention_mask"].long()).logits
     loss = torch.nn.CrossEntropyLoss()(logits, torch.tensor(LABELS))

@@ -20,6 +20,8 @@ import safetensors.torch
 import torch
 from transformers import AutoModelForSequenceClassification
 
+import lsr_torch  # Fixtures/generate/lsr_torch.py: the adapter hooks
+
 FIX = Path(__file__).resolve().parents[2] / "Fixtures"
 REF = FIX / "reference"
 LABELS = [0, 1, 1, 0, 1, 0]
@@ -36,16 +38,7 @@ def main():
     config = json.loads((REF / "adapter/adapter_config.json").read_text())
     tensors = safetensors.torch.load_file(str(REF / "adapter/adapter_model.safetensors"))
     factors = {k: v.clone().requires_grad_(not k.endswith(".scales")) for k, v in tensors.items()}
-    scaling = config["alpha"] / config["rank"]
-
-    def kron_sum(entry):
-        left, right, scales = (factors[entry[p]["tensor"]] for p in ("left", "right", "scales"))
-        return sum(scales[k] * torch.kron(left[k], right[k]) for k in range(left.shape[0]))
-
-    for module in config["modules"]:
-        def hook(mod, inputs, output, entry=module):
-            return output + scaling * (inputs[0] @ kron_sum(entry["down"]).T) @ kron_sum(entry["up"]).T
-        model.get_submodule(module["name"]).register_forward_hook(hook)
+    lsr_torch.attach(model, config, factors)
 
     trained = [t for k, t in factors.items() if not k.endswith(".scales")] + head
     optimizer = torch.optim.AdamW(trained, lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
