@@ -301,9 +301,3 @@ extension String {
     }
 }
 
-extension StagedDirectory {
-    /// `destination` as StagedDirectory stores it (one trailing slash dropped).
-    static func trimmed(_ destination: String) -> String {
-        destination.count > 1 && destination.hasSuffix("/") ? String(destination.dropLast()) : destination
-    }
-}

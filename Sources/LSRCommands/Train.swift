@@ -271,7 +271,7 @@ struct Train: ParsableCommand {
                 guard force else {
                     throw CommandFailure(message: "\(out): already exists (--force replaces it; --resume \(out) continues its run)")
                 }
-                let trimmed = out.count > 1 && out.hasSuffix("/") ? String(out.dropLast()) : out
+                let trimmed = StagedDirectory.trimmed(out)
                 let path = FileSystem.join(FileSystem.directoryName(trimmed), ".\(FileSystem.baseName(trimmed)).replaced-\(getpid())")
                 guard rename(trimmed, path) == 0 else {
                     throw CommandFailure(message: "\(out): cannot move the existing output aside: \(String(cString: strerror(errno)))")

@@ -97,7 +97,7 @@ public final class StagedDirectory {
     /// Creates the staging directory next to `destination`. An existing destination is an error
     /// unless `replace` is set.
     public init(destination: String, replace: Bool) throws(FileError) {
-        let trimmed = destination.count > 1 && destination.hasSuffix("/") ? String(destination.dropLast()) : destination
+        let trimmed = Self.trimmed(destination)
         self.destination = trimmed
         if FileSystem.exists(trimmed) {
             guard replace else { throw .alreadyExists(path: trimmed) }
@@ -124,6 +124,11 @@ public final class StagedDirectory {
     }
 
     public func file(_ name: String) -> String { FileSystem.join(path, name) }
+
+    /// `destination` as a staged output names it: one trailing slash dropped ("out/" → "out").
+    public static func trimmed(_ destination: String) -> String {
+        destination.count > 1 && destination.hasSuffix("/") ? String(destination.dropLast()) : destination
+    }
 
     /// The path a file in a staging directory will have once committed: every component named
     /// as `init` names staging directories (".NAME.tmp-PID-RANDOM") becomes NAME, so that an
