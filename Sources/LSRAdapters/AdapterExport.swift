@@ -287,8 +287,7 @@ public enum AdapterExport {
     }
 
     static func output(_ name: String, _ shape: [Int], _ values: FloatBuffer) -> Safetensors.OutputTensor {
-        let bytes = [UInt8](UnsafeRawBufferPointer(UnsafeBufferPointer(values.buffer)))
-        return Safetensors.OutputTensor(name: name, dtype: .f32, shape: shape, source: TensorBytes(owning: bytes), sourceDType: .f32)
+        Safetensors.OutputTensor(name: name, shape: shape, float32: UnsafeBufferPointer(values.buffer))
     }
 }
 

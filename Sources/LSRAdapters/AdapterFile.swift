@@ -113,8 +113,7 @@ public enum AdapterFile {
     /// The tensors of `set`, float32, in config order.
     public static func tensors(_ set: AdapterSet) -> [Safetensors.OutputTensor] {
         func output(_ name: String, _ shape: [Int], _ values: FloatBuffer) -> Safetensors.OutputTensor {
-            let bytes = [UInt8](UnsafeRawBufferPointer(UnsafeBufferPointer(values.buffer)))
-            return Safetensors.OutputTensor(name: name, dtype: .f32, shape: shape, source: TensorBytes(owning: bytes), sourceDType: .f32)
+            Safetensors.OutputTensor(name: name, shape: shape, float32: UnsafeBufferPointer(values.buffer))
         }
         var out: [Safetensors.OutputTensor] = []
         for m in set.modules {

@@ -277,6 +277,13 @@ extension Safetensors {
             self.sourceDType = sourceDType
         }
 
+        /// Float32 values, copied, written as `dtype` (f32 unless given): the tensors lsrconv
+        /// computes (adapter factors, ΔW, edited weights, optimiser state).
+        public init(name: String, shape: [Int], float32 values: UnsafeBufferPointer<Float>, as dtype: DType = .f32) {
+            let bytes = [UInt8](UnsafeRawBufferPointer(values))
+            self.init(name: name, dtype: dtype, shape: shape, source: TensorBytes(owning: bytes), sourceDType: .f32)
+        }
+
         public init(_ tensor: ArchiveTensor, as dtype: DType? = nil) {
             self.init(name: tensor.name, dtype: dtype ?? tensor.dtype, shape: tensor.shape, source: tensor.bytes, sourceDType: tensor.dtype)
         }

@@ -202,8 +202,7 @@ public enum ModelImport {
 
     /// An edited tensor: f32 values stored as `dtype`.
     static func replacement(name: String, _ edit: (shape: [Int], values: FloatBuffer), dtype: DType) -> Safetensors.OutputTensor {
-        let bytes = [UInt8](UnsafeRawBufferPointer(UnsafeBufferPointer(edit.values.buffer)))
-        return Safetensors.OutputTensor(name: name, dtype: dtype, shape: edit.shape, source: TensorBytes(owning: bytes), sourceDType: .f32)
+        Safetensors.OutputTensor(name: name, shape: edit.shape, float32: UnsafeBufferPointer(edit.values.buffer), as: dtype)
     }
 
     /// Refuses an output that overlaps the input: the input itself, a directory holding it

@@ -196,8 +196,7 @@ public enum TrainingCheckpoint {
 
     static func writeTensors(_ session: TrainingSession, to path: String) throws {
         func tensor(_ name: String, _ values: FloatBuffer) -> Safetensors.OutputTensor {
-            let bytes = [UInt8](UnsafeRawBufferPointer(UnsafeBufferPointer(values.buffer)))
-            return Safetensors.OutputTensor(name: name, dtype: .f32, shape: [values.count], source: TensorBytes(owning: bytes), sourceDType: .f32)
+            Safetensors.OutputTensor(name: name, shape: [values.count], float32: UnsafeBufferPointer(values.buffer))
         }
         var tensors: [Safetensors.OutputTensor] = []
         for (i, p) in session.training.optimizer.parameters.enumerated() {
