@@ -190,7 +190,8 @@ public enum Trainer {
             // The mean over micro-batches (each already a mean over its examples), then clipping
             // on the gradient the update will use.
             let mean = 1 / Double(micro)
-            let clip = Optimizer.clipFactor(norm: training.optimizer.gradientNorm * mean, maxNorm: options.maxGradNorm)
+            // (The norm is a pass over every gradient: only taken when clipping is on.)
+            let clip = options.maxGradNorm > 0 ? Optimizer.clipFactor(norm: training.optimizer.gradientNorm * mean, maxNorm: options.maxGradNorm) : 1
             rate = plan.schedule.rate(at: state.step)
             training.update(lr: rate, gradientScale: Float(mean * clip))
             state.step += 1

@@ -5,7 +5,7 @@ import LSRFormats
 /// the best values so far) that a checkpoint needs for `--resume` to continue exactly as an
 /// uninterrupted run would. The data order of epoch e is a function of (seed, e) and dropout
 /// masks of (seed, micro-batch index), so positions are all the generator state there is.
-public struct TrainingState: Sendable, Equatable {
+public struct TrainingState: Sendable {
     /// Updates done (optimizer steps).
     public var step = 0
     /// Epochs completed; the current epoch is `epoch + 1`.
@@ -25,12 +25,6 @@ public struct TrainingState: Sendable, Equatable {
     public var elapsed = 0.0
 
     public init() {}
-
-    public static func == (l: TrainingState, r: TrainingState) -> Bool {
-        l.step == r.step && l.epoch == r.epoch && l.batchInEpoch == r.batchInEpoch && l.microBatches == r.microBatches
-            && l.lossSum == r.lossSum && l.lossCount == r.lossCount && l.log == r.log && l.best?.step == r.best?.step
-            && l.best?.value == r.best?.value
-    }
 }
 
 /// One line of metrics.jsonl (schemas/training-metrics-line.schema.json): the mean training loss
