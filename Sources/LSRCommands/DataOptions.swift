@@ -1,6 +1,17 @@
+import ArgumentParser
 import LSRFormats
 import LSRModel
 import LSRTrain
+
+/// The options naming a labelled data file's fields and format, shared by train and eval.
+struct LabelledDataOptions: ParsableArguments {
+    @Option(help: "Field holding the text.") var textField: String?
+    @Option(help: "Field holding the second segment.") var pairField: String?
+    @Option(help: "Field holding the label.") var labelField: String?
+    @Option(help: "Data format when the extension does not say: \(DataFormat.names.joined(separator: ", ")).") var format: String?
+
+    var fields: FieldSelection { FieldSelection(text: textField, pair: pairField, label: labelField) }
+}
 
 /// Reading data files the way predict, train and eval share: `--format` by name, the tokenizer
 /// beside the model unless given, labels through the model's label names.

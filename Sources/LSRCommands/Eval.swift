@@ -18,10 +18,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Tokenizer directory (default: the model's).") var tokenizer: String?
     @Option(help: "Tokens per example after truncation.") var maxLength = 128
     @Option(help: "Examples per forward pass.") var batchSize = 32
-    @Option(help: "Field holding the text.") var textField: String?
-    @Option(help: "Field holding the second segment.") var pairField: String?
-    @Option(help: "Field holding the label.") var labelField: String?
-    @Option(help: "Data format when the extension does not say: \(DataFormat.names.joined(separator: ", ")).") var format: String?
+    @OptionGroup var dataOptions: LabelledDataOptions
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Flag(help: "Print one JSON document instead of text.") var json = false
 
@@ -45,7 +42,7 @@ struct Eval: ParsableCommand {
         let tokenizerDirectory = DataOptions.tokenizerDirectory(tokenizer, model: model)
         let tok = try reporting(path: tokenizerDirectory) { try Tokenizer.load(directory: tokenizerDirectory) }
         let encoded = try DataOptions.labelled(
-            data, format: try DataOptions.format(format), fields: FieldSelection(text: textField, pair: pairField, label: labelField),
+            data, format: try DataOptions.format(dataOptions.format), fields: dataOptions.fields,
             tokenizer: tok, model: base, labels: labels, id2label: id2label, maxLength: maxLength)
         let (loss, metrics) = try reporting(path: data) { try Trainer.evaluate(base, encoded, batchSize: batchSize) }
         if json {

@@ -63,10 +63,7 @@ struct Train: ParsableCommand {
     @Option(help: "best (the best evaluation's state) or last.") var keep = "best"
     @Option(help: "Continue from a checkpoint: a checkpoints/step-N directory, or an output directory (its newest).")
     var resume: String?
-    @Option(help: "Field holding the text.") var textField: String?
-    @Option(help: "Field holding the second segment.") var pairField: String?
-    @Option(help: "Field holding the label.") var labelField: String?
-    @Option(help: "Data format when the extension does not say: \(DataFormat.names.joined(separator: ", ")).") var format: String?
+    @OptionGroup var dataOptions: LabelledDataOptions
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Flag(help: "Keep the base model's head frozen.") var freezeHead = false
     @Flag(help: "Replace an existing output directory.") var force = false
@@ -109,8 +106,8 @@ struct Train: ParsableCommand {
         }
         let tokenizerDirectory = DataOptions.tokenizerDirectory(tokenizer, model: model)
         let tok = try reporting(path: tokenizerDirectory) { try Tokenizer.load(directory: tokenizerDirectory) }
-        let dataFormat = try DataOptions.format(format)
-        let fields = FieldSelection(text: textField, pair: pairField, label: labelField)
+        let dataFormat = try DataOptions.format(dataOptions.format)
+        let fields = dataOptions.fields
         func encode(_ path: String) throws -> Trainer.Encoded {
             let data = try DataOptions.labelled(
                 path, format: dataFormat, fields: fields, tokenizer: tok, model: base, labels: labels, id2label: base.config.id2label, maxLength: maxLength)
@@ -236,8 +233,8 @@ struct Train: ParsableCommand {
             "model_weights": .array(weights.map { ["file": .string($0.file), "sha256": .string($0.sha256)] }),
             "num_labels": JSONValue(labels),
             "train_data": try digest(train), "eval_data": try eval.map(digest) ?? .null,
-            "fields": ["text": textField.map(JSONValue.string) ?? .null, "pair": pairField.map(JSONValue.string) ?? .null,
-                "label": labelField.map(JSONValue.string) ?? .null],
+            "fields": ["text": dataOptions.textField.map(JSONValue.string) ?? .null, "pair": dataOptions.pairField.map(JSONValue.string) ?? .null,
+                "label": dataOptions.labelField.map(JSONValue.string) ?? .null],
             "max_length": JSONValue(options.maxLength),
             "adapter": [
                 "kind": .string(h.kind.rawValue), "targets": .array(h.targets.map(JSONValue.string)), "rank": JSONValue(h.rank),
