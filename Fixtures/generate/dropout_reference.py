@@ -93,11 +93,7 @@ def main():
         FIX / "tiny-roberta", dtype=torch.float32, attn_implementation="eager").eval().double()
     cfg = model.config
     assert cfg.hidden_dropout_prob == cfg.attention_probs_dropout_prob == 0.1 and cfg.classifier_dropout is None
-    for p in model.parameters():
-        p.requires_grad_(False)
-    head = [model.classifier.dense.weight, model.classifier.dense.bias, model.classifier.out_proj.weight, model.classifier.out_proj.bias]
-    for p in head:
-        p.requires_grad_(True)
+    head = lsr_torch.freeze_all_but_head(model)
 
     # The adapter, as model_grads_reference.py attaches it: y += (α/r)·(x·Downᵀ)·Upᵀ on each Linear.
     config = json.loads((ADAPTER / "adapter_config.json").read_text())

@@ -61,12 +61,7 @@ def read_rows(path, tokenizer, label2id):
 
 def load_model():
     model = AutoModelForSequenceClassification.from_pretrained(DIR / "model", dtype=torch.float32).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    head = list(model.classifier.parameters())
-    for p in head:
-        p.requires_grad_(True)
-    return model, head
+    return model, lsr_torch.freeze_all_but_head(model)
 
 
 def attach_adapter(model):

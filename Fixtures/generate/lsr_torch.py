@@ -10,6 +10,17 @@ requires_grad), so autograd reaches every factor through the hooks.
 import torch
 
 
+def freeze_all_but_head(model):
+    """Every weight frozen except the classification head's; returns the head's tensors in
+    transformers' order: dense.weight, dense.bias, out_proj.weight, out_proj.bias."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    head = [model.classifier.dense.weight, model.classifier.dense.bias, model.classifier.out_proj.weight, model.classifier.out_proj.bias]
+    for p in head:
+        p.requires_grad_(True)
+    return head
+
+
 def factor_matrix(factors, entry):
     """Up or Down of one module entry ("up"/"down" of adapter_config.json's modules)."""
     if "weight" in entry:

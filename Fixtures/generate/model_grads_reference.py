@@ -32,11 +32,7 @@ LABELS = [0, 1, 1, 0, 1, 0]
 
 def main():
     model = AutoModelForSequenceClassification.from_pretrained(FIX / "tiny-roberta", dtype=torch.float32).eval().double()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    head = [model.classifier.dense.weight, model.classifier.dense.bias, model.classifier.out_proj.weight, model.classifier.out_proj.bias]
-    for p in head:
-        p.requires_grad_(True)
+    head = lsr_torch.freeze_all_but_head(model)
     config = json.loads((REF / "adapter/adapter_config.json").read_text())
     factors = {k: v.double().requires_grad_(True) for k, v in safetensors.torch.load_file(str(REF / "adapter/adapter_model.safetensors")).items()}
     # W + ΔW through a forward hook on each adapted Linear: y += scaling·(x·Downᵀ)·Upᵀ.
@@ -124,11 +120,7 @@ def write_adapter(directory, kind, paths, seed):
 
 def gradients(config, directory, out_name):
     model = AutoModelForSequenceClassification.from_pretrained(FIX / "tiny-roberta", dtype=torch.float32).eval().double()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    head = [model.classifier.dense.weight, model.classifier.dense.bias, model.classifier.out_proj.weight, model.classifier.out_proj.bias]
-    for p in head:
-        p.requires_grad_(True)
+    head = lsr_torch.freeze_all_but_head(model)
     factors = {k: v.double().requires_grad_(True) for k, v in safetensors.torch.load_file(str(directory / "adapter_model.safetensors")).items()}
     lsr_torch.attach(model, config, factors)
     batch = safetensors.torch.load_file(str(REF / "forward.safetensors"))

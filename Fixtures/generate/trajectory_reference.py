@@ -30,11 +30,7 @@ LABELS = [0, 1, 1, 0, 1, 0]
 def main():
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(FIX / "tiny-roberta", dtype=torch.float32).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    head = [model.classifier.dense.weight, model.classifier.dense.bias, model.classifier.out_proj.weight, model.classifier.out_proj.bias]
-    for p in head:
-        p.requires_grad_(True)
+    head = lsr_torch.freeze_all_but_head(model)
     config = json.loads((REF / "adapter/adapter_config.json").read_text())
     tensors = safetensors.torch.load_file(str(REF / "adapter/adapter_model.safetensors"))
     factors = {k: v.clone().requires_grad_(not k.endswith(".scales")) for k, v in tensors.items()}
