@@ -70,23 +70,30 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         guard maxLength >= 4 else { throw ValidationError("--max-length must be at least 4") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        guard gradAccum >= 1 else { throw ValidationError("--grad-accum must be at least 1") }
+        // --epochs is checked even beside --max-steps (the library accepts 0 epochs then).
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
         guard (0...1).contains(warmupRatio) else { throw ValidationError("--warmup-ratio must be within 0 and 1") }
-        guard maxGradNorm >= 0, maxGradNorm.isFinite else { throw ValidationError("--max-grad-norm must be 0 (off) or positive") }
         if let dropout { guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must be within 0 and 1 (1 excluded)") } }
         guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be at least 1") }
-        for (name, value) in [("--max-steps", maxSteps), ("--eval-every", evalEvery), ("--save-every", saveEvery)] {
-            if let value, value < 1 { throw ValidationError("\(name) must be at least 1") }
-        }
-        if let warmupSteps, warmupSteps < 0 { throw ValidationError("--warmup-steps must not be negative") }
         guard ["best", "last"].contains(keep) else { throw ValidationError("--keep must be best or last") }
         if let task, !["classification", "regression"].contains(task) { throw ValidationError("--task must be classification or regression") }
-        guard ScheduleKind(rawValue: lrSchedule) != nil else { throw ValidationError("--lr-schedule must be linear or constant") }
-        guard OptimizerKind(rawValue: optimizer) != nil else { throw ValidationError("--optimizer must be adamw or sgd") }
+        guard let schedule = ScheduleKind(rawValue: lrSchedule) else { throw ValidationError("--lr-schedule must be linear or constant") }
+        guard let optimizerKind = OptimizerKind(rawValue: optimizer) else { throw ValidationError("--optimizer must be adamw or sgd") }
         guard AdapterKind(rawValue: kind) != nil else { throw ValidationError("--kind must be lsr or lora") }
+        // Batch sizes, steps, rate, warm-up steps and clipping: the trainer's own checks, before any file is read.
+        do { try Trainer.check(trainerOptions(schedule: schedule, optimizer: optimizerKind)) } catch { throw ValidationError(error.description) }
+    }
+
+    /// The trainer's options from the command line (dropout comes from the model config in run()).
+    func trainerOptions(schedule: ScheduleKind, optimizer kind: OptimizerKind) -> Trainer.Options {
+        var settings = Optimizer.Settings()
+        (settings.kind, settings.weightDecay) = (kind, weightDecay)
+        var options = Trainer.Options()
+        (options.epochs, options.maxSteps, options.batchSize, options.gradientAccumulation) = (epochs, maxSteps, batchSize, gradAccum)
+        (options.learningRate, options.schedule, options.warmupRatio, options.warmupSteps) = (lr, schedule, warmupRatio, warmupSteps)
+        (options.maxGradNorm, options.optimizer, options.maxLength, options.seed) = (maxGradNorm, settings, maxLength, seed)
+        (options.trainHead, options.evalEvery, options.saveEvery, options.keepBest) = (!freezeHead, evalEvery, saveEvery, keep == "best")
+        return options
     }
 
     func run() throws {
@@ -136,14 +143,8 @@ struct Train: ParsableCommand {
             initDescription = ["seed": .string(String(seed))]
         }
 
-        var settings = Optimizer.Settings()
-        settings.kind = OptimizerKind(rawValue: optimizer)!
-        settings.weightDecay = weightDecay
-        var options = Trainer.Options()
-        (options.epochs, options.maxSteps, options.batchSize, options.gradientAccumulation) = (epochs, maxSteps, batchSize, gradAccum)
-        (options.learningRate, options.schedule, options.warmupRatio, options.warmupSteps) = (lr, ScheduleKind(rawValue: lrSchedule)!, warmupRatio, warmupSteps)
-        (options.maxGradNorm, options.optimizer, options.maxLength, options.seed) = (maxGradNorm, settings, maxLength, seed)
-        (options.trainHead, options.evalEvery, options.saveEvery, options.keepBest) = (!freezeHead, evalEvery, saveEvery, keep == "best")
+        var options = trainerOptions(schedule: ScheduleKind(rawValue: lrSchedule)!, optimizer: OptimizerKind(rawValue: optimizer)!)  // validate() checked both
+        let settings = options.optimizer
         let dropoutSettings = DropoutSettings(config: base.config, seed: seed, overridingAll: dropout)
         options.dropout = dropoutSettings.isOff ? nil : dropoutSettings
         try reporting(path: train) { try Trainer.check(options, examples: trainData.rows.count) }

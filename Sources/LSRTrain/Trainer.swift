@@ -116,6 +116,11 @@ public enum Trainer {
     /// Checks the options against the data before any work.
     public static func check(_ options: Options, examples: Int) throws(Error) {
         guard examples > 0 else { throw .badOption("the training data has no examples") }
+        try check(options)
+    }
+
+    /// The options alone (the command line checks them before reading anything).
+    public static func check(_ options: Options) throws(Error) {
         guard options.batchSize >= 1 else { throw .badOption("--batch-size must be at least 1") }
         guard options.gradientAccumulation >= 1 else { throw .badOption("--grad-accum must be at least 1") }
         guard options.epochs >= 1 || options.maxSteps != nil else { throw .badOption("--epochs must be at least 1") }
