@@ -45,6 +45,11 @@ public enum BLAS {
     /// over `Parallel` workers (per-head attention), where OpenBLAS's own threads would only
     /// contend with them.
     public static func singleThreaded<T>(_ body: () throws -> T) rethrows -> T {
+        // Parallel's first use puts OpenBLAS at one thread. Read the count only after it: when a
+        // process's first engine call was this one (a per-head attention GEMM), `saved` was
+        // OpenBLAS's start-up default and the restore below left it multi-threaded for every
+        // later GEMM, whose results then varied with timing (DropoutParityTests, full suite).
+        _ = Parallel.threads
         let saved = threads
         if saved == 1 { return try body() }
         setThreads(1)

@@ -189,4 +189,16 @@ import Testing
         delta.backward(x.pointer, dy: dy.pointer, ldy: ldy, rows: n, dUp: dUp.pointer, dDown: dDown.pointer, dx: nil)
         #expect(dUp.array == first.dUp && dDown.array == first.dDown)
     }
+
+    /// The engine keeps OpenBLAS at one thread (it splits GEMMs itself). Attention's per-head
+    /// GEMMs used to restore OpenBLAS's start-up thread count when they were a process's first
+    /// engine call, leaving later GEMMs multi-threaded and their bits timing-dependent. Fails
+    /// without the fix when it runs first in its process (`swift test --filter KernelTests`).
+    @Test func attentionLeavesOpenBLASSingleThreaded() {
+        let shape = AttentionShape(batch: 1, length: 4, heads: 1, headDim: 4)
+        let (qkv, mask) = (FloatBuffer((0..<48).map { Float($0 % 7) / 7 }), FloatBuffer([1, 1, 1, 1]))
+        let (probs, context) = (FloatBuffer(count: 16), FloatBuffer(count: 16))
+        Attention.forward(qkv: qkv.pointer, keyMask: mask.pointer, shape: shape, probs: probs.pointer, context: context.pointer)
+        #expect(BLAS.threads == 1)
+    }
 }
