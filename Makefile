@@ -23,7 +23,7 @@ DEBUG_BIN := $(BUILD_DIR)/debug/lsrconv
 RELEASE_BIN := $(BUILD_DIR)/release/lsrconv
 LSRCONV ?= $(DEBUG_BIN)
 
-APT_PACKAGES := libopenblas-dev zlib1g-dev libjson-c-dev pkg-config
+APT_PACKAGES := libopenblas-dev zlib1g-dev libjson-c-dev pkg-config openmpi-bin libopenmpi-dev
 PKG_CONFIG_MODULES := openblas zlib json-c
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 

@@ -1,7 +1,23 @@
 // swift-tools-version: 6.0
 // lsrconv: read RoBERTa checkpoints, train LSR adapters, write files other frameworks consume.
 // Layout and module boundaries: see DESIGN.md §2 (shared) and README.md.
+import Foundation
 import PackageDescription
+
+/// Whether Open MPI's development files are here (pkg-config ompi-c; Debian: libopenmpi-dev):
+/// then `lsrconv train` runs under `mpirun` (LSRDistributed); without them it builds and trains
+/// in one process as before. LSRCONV_MPI=0 leaves MPI out even where it is installed.
+let mpiAvailable: Bool = {
+    if Context.environment["LSRCONV_MPI"] == "0" { return false }
+    let probe = Process()
+    probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    probe.arguments = ["pkg-config", "--exists", "ompi-c"]
+    probe.standardOutput = FileHandle.nullDevice
+    probe.standardError = FileHandle.nullDevice
+    guard (try? probe.run()) != nil else { return false }
+    probe.waitUntilExit()
+    return probe.terminationStatus == 0
+}()
 
 let package = Package(
     name: "lsrconv",
@@ -24,6 +40,13 @@ let package = Package(
             name: "CJSONC", pkgConfig: "json-c",
             providers: [.apt(["libjson-c-dev"])]),
 
+        .systemLibrary(
+            name: "CMPI", pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]),
+
+        // Ranks, all-reduce, broadcast, barrier: MPI when compiled in and launched by mpirun,
+        // else one process (the same trainer code either way). Knows nothing of models.
+        .target(name: "LSRDistributed", dependencies: mpiAvailable ? ["CMPI"] : []),
         // Files: dtypes, JSON, safetensors, shards, format detection. Knows nothing of models.
         .target(name: "LSRFormats", dependencies: ["CJSONC", "CZlib"]),
         .target(name: "LSRSchema", dependencies: ["LSRFormats"]),
@@ -36,18 +59,18 @@ let package = Package(
         // LSR (and LoRA) adapters: Kronecker-sum factors, ΔW, gradients, files, merge and export.
         .target(name: "LSRAdapters", dependencies: ["LSREngine", "LSRFormats", "LSRModel", "COpenBLAS"]),
         // Tokenizer, datasets, batching, prediction (and, later, the trainer) over the model.
-        .target(name: "LSRTrain", dependencies: ["LSRFormats", "LSRModel", "LSREngine", "LSRAdapters"]),
+        .target(name: "LSRTrain", dependencies: ["LSRFormats", "LSRModel", "LSREngine", "LSRAdapters", "LSRDistributed"]),
         // The command layer: the only place that prints.
         .target(
             name: "LSRCommands",
             dependencies: [
-                "LSRFormats", "LSRModel", "LSREngine", "LSRTrain", "LSRAdapters", "LSRSchema",
+                "LSRFormats", "LSRModel", "LSREngine", "LSRTrain", "LSRAdapters", "LSRSchema", "LSRDistributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "lsrconv", dependencies: ["LSRCommands"]),
         // Times the engine for bench/run.py (`make bench`), beside PyTorch in the same run.
         .executableTarget(
-            name: "lsrbench", dependencies: ["LSRModel", "LSREngine", "LSRFormats", "LSRAdapters", "LSRTrain"], path: "bench/lsrbench"),
+            name: "lsrbench", dependencies: ["LSRModel", "LSREngine", "LSRFormats", "LSRAdapters", "LSRTrain", "LSRDistributed"], path: "bench/lsrbench"),
 
         // Shared by the test targets: fixture paths, temporary directories, running the binary.
         .target(name: "TestSupport", dependencies: ["LSRFormats"], path: "Tests/TestSupport"),
@@ -56,7 +79,7 @@ let package = Package(
         .testTarget(name: "LSREngineTests", dependencies: ["LSREngine", "TestSupport"]),
         .testTarget(name: "LSRModelTests", dependencies: ["LSRModel", "LSREngine", "LSRFormats", "TestSupport"]),
         .testTarget(name: "LSRAdaptersTests", dependencies: ["LSRAdapters", "LSREngine", "LSRFormats", "LSRModel", "TestSupport"]),
-        .testTarget(name: "LSRTrainTests", dependencies: ["LSRTrain", "LSRModel", "LSRAdapters", "LSREngine", "LSRFormats", "TestSupport"]),
+        .testTarget(name: "LSRTrainTests", dependencies: ["LSRTrain", "LSRModel", "LSRAdapters", "LSREngine", "LSRFormats", "LSRDistributed", "TestSupport"]),
         .testTarget(
             name: "LSRCommandsTests",
             dependencies: ["LSRCommands", "LSRFormats", "LSRAdapters", "LSRSchema", "LSRModel", "LSREngine", "TestSupport", "lsrconv"]),

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import LSRAdapters
+import LSRDistributed
 import LSREngine
 import LSRFormats
 import LSRModel
@@ -24,6 +25,11 @@ struct Train: ParsableCommand {
             (--keep last: the last step), trainer_state.json, metrics.jsonl (one line per evaluation), curve.svg, \
             and checkpoints/step-N (adapter, optimizer moments, position) that --resume continues from exactly. \
             Ctrl-C writes a checkpoint and stops.
+
+            Data-parallel on several processes or machines: `mpirun -np N lsrconv train ...` (Open MPI; README \
+            "Training on several machines"). Each rank reads the inputs and takes its share of every global \
+            micro-batch (--batch-size per rank, or --global-batch-size in all); rank 0 alone writes. A run resumes \
+            with any N that gives the same global batch. `kill -USR1` on mpirun checkpoints and stops every rank.
             """)
 
     @Option(help: "Base model directory (a sequence classifier: its head is trained).") var model: String
@@ -53,7 +59,8 @@ struct Train: ParsableCommand {
     var dropout: Float?
     @Option(help: "Epochs.") var epochs = 3
     @Option(help: "Stop after this many updates.") var maxSteps: Int?
-    @Option(help: "Examples per micro-batch.") var batchSize = 16
+    @Option(help: "Examples per micro-batch (per rank under mpirun).") var batchSize = 16
+    @Option(help: "Examples per micro-batch over all ranks (default: --batch-size × ranks).") var globalBatchSize: Int?
     @Option(help: "Micro-batches per update (gradients averaged).") var gradAccum = 1
     @Option(help: "Tokens per example after truncation.") var maxLength = 128
     @Option(help: "Seed of the adapter initialisation and the shuffling.") var seed: UInt64 = 0
@@ -74,6 +81,7 @@ struct Train: ParsableCommand {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
         guard (0...1).contains(warmupRatio) else { throw ValidationError("--warmup-ratio must be within 0 and 1") }
         if let dropout { guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must be within 0 and 1 (1 excluded)") } }
+        if let globalBatchSize, globalBatchSize < 1 { throw ValidationError("--global-batch-size must be at least 1") }
         guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be at least 1") }
         guard ["best", "last"].contains(keep) else { throw ValidationError("--keep must be best or last") }
         if let task, !["classification", "regression"].contains(task) { throw ValidationError("--task must be classification or regression") }
@@ -96,9 +104,34 @@ struct Train: ParsableCommand {
         return options
     }
 
+    /// Starts the communicator (MPI's under mpirun, else one process), trains, and ends it: a
+    /// failure on any rank aborts the whole job (mpirun then stops the others) after saying why.
     func run() throws {
+        let communicator = try reporting { try Launch.communicator() }
+        do {
+            try run(communicator)
+            communicator.finish()
+        } catch let code as ExitCode {
+            communicator.finish()  // every rank agreed to stop (interrupted: 130)
+            throw code
+        } catch {
+            if communicator.size > 1 {
+                let message = (error as? CommandFailure)?.message ?? "\(error)"
+                Output.error("rank \(communicator.rank) of \(communicator.size): \(message)")
+                communicator.abortJob(code: (error as? CommandFailure)?.exitCode ?? 1)
+            }
+            throw error
+        }
+    }
+
+    func run(_ communicator: any Communicator) throws {
+        let leader = communicator.isLeader
         try refuseOverlap(output: out, inputs: [model, train, eval, tokenizer, initFrom])
-        if let threads { Engine.setThreads(threads) }
+        if let threads {
+            Engine.setThreads(threads)
+        } else if Launch.localSize > 1 {
+            Engine.setThreads(max(1, ProcessInfo.processInfo.activeProcessorCount / Launch.localSize))  // the ranks on this machine share its cores
+        }
         let base = try reporting(path: model) { try RobertaModel.load(model) }
         guard let labels = base.weights.labelCount else {
             throw CommandFailure(message: "\(model): no sequence-classification head (classifier.*): train needs a classifier model")
@@ -145,6 +178,7 @@ struct Train: ParsableCommand {
 
         var options = trainerOptions(schedule: ScheduleKind(rawValue: lrSchedule)!, optimizer: OptimizerKind(rawValue: optimizer)!)  // validate() checked both
         let settings = options.optimizer
+        options.batchSize = globalBatchSize ?? batchSize * communicator.size
         let dropoutSettings = DropoutSettings(config: base.config, seed: seed, overridingAll: dropout)
         options.dropout = dropoutSettings.isOff ? nil : dropoutSettings
         try reporting(path: train) { try Trainer.check(options, examples: trainData.rows.count) }
@@ -155,16 +189,21 @@ struct Train: ParsableCommand {
         let runSettings = try self.settings(
             weights: weights, adapters: adapters, initDescription: initDescription, plan: plan, options: options, labels: labels)
 
+        // Every rank must train on the same inputs and settings (rank 0's, which include the seed).
+        try reporting { try DataParallel.checkSame(JSON.serialize(.object(runSettings)), what: "the run's settings (model, data, options)", communicator: communicator) }
+
         // Resume: the checkpoint must come from this run's settings; its tensors replace the fresh ones.
-        if let resume {
+        // Rank 0 reads it; `synchronize` then gives every rank rank 0's starting state.
+        if let resume, leader {
             let directory = try reporting(path: resume) { try TrainingCheckpoint.locate(resume) }
             let stored = try reporting(path: directory) { try TrainingCheckpoint.read(directory) }
             try reporting(path: directory) { try TrainingCheckpoint.check(stored, settings: runSettings) }
             try reporting(path: directory) { try TrainingCheckpoint.restore(stored, into: session) }
         }
+        try reporting { try session.synchronize(communicator) }
         // With --force an existing output is moved aside, removed once this run has written its
         // own (or its Ctrl-C checkpoint), and put back if the run fails: never lost to a failed run.
-        let aside = try prepareOutput()
+        let aside = leader ? try prepareOutput() : nil
         var keepNewOutput = false
         defer {
             if let aside {
@@ -190,6 +229,7 @@ struct Train: ParsableCommand {
         }
         var hooks = Trainer.Hooks()
         hooks.events = { event in
+            guard leader else { return }
             progress.show(event)
             if case .evaluated = event { try? writeLogs() }
         }
@@ -200,7 +240,13 @@ struct Train: ParsableCommand {
             TrainingCheckpoint.prune(output: out, keep: keepCheckpoints)
         }
         hooks.shouldStop = { interrupts.isSet }
-        let outcome = try reporting(path: out) { try Trainer.run(session, train: trainData, eval: evalData, options: options, hooks: hooks) }
+        let outcome = try reporting(path: out) {
+            try Trainer.run(session, train: trainData, eval: evalData, options: options, hooks: hooks, communicator: communicator)
+        }
+        guard leader else {
+            if case .interrupted = outcome { throw ExitCode(130) }
+            return
+        }
         progress.finish()
         session.state.elapsed = elapsedBefore + Date().timeIntervalSince(started)
 

@@ -71,18 +71,22 @@ final class TrainingProgress {
     }
 }
 
-/// Ctrl-C (SIGINT) or SIGTERM during training: the first asks the trainer to checkpoint after the
-/// current update and stop; the handler then restores the default, so a second one kills at once.
+/// Ctrl-C (SIGINT), SIGTERM or SIGUSR1 during training: the first asks the trainer to checkpoint
+/// after the current update and stop; the handler then restores the default, so a second one
+/// kills at once. SIGUSR1 is for MPI runs: Open MPI's mpirun forwards it to every rank
+/// (mpirun(1), "Signal Propagation"), whereas its SIGINT/SIGTERM kill the job after a second.
 struct InterruptFlag: Sendable {
     static func install() -> InterruptFlag {
         signal(SIGINT, interruptHandler)
         signal(SIGTERM, interruptHandler)
+        signal(SIGUSR1, interruptHandler)
         // A parent may have started us with these blocked (spawned with its own mask): a blocked
         // signal would wait forever. Unblocked on this thread, which then receives them.
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGINT)
         sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGUSR1)
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
         return InterruptFlag()
     }

@@ -24,7 +24,7 @@ public struct DropoutMask: Sendable, Equatable {
     /// 1/(1 − p), the factor on kept elements (torch: `input * mask / (1 - p)`).
     public let scale: Float
     /// The site's SplitMix64 state before element 0.
-    public let key: UInt64
+    public private(set) var key: UInt64
     /// Elements whose hash's high 32 bits fall below this are dropped: ⌊p·2³²⌋.
     let threshold: UInt64
 
@@ -37,6 +37,17 @@ public struct DropoutMask: Sendable, Equatable {
         scale = probability < 1 ? 1 / (1 - probability) : 0
         threshold = UInt64(Double(probability) * 4_294_967_296)
         key = Self.mix(Self.mix(Self.mix(seed) &+ stream) &+ site)
+    }
+
+    /// The same site's mask seen from element `elements` on: element i of the result is element
+    /// `elements + i` of this one. Since h(i) = mix(key + (i + 1)·golden), shifting the index
+    /// by o is adding o·golden to the key. A data-parallel rank that holds rows r₀… of a
+    /// global batch shifts by r₀ × (elements per row), and draws exactly the bits the whole
+    /// batch would have drawn for its rows in one process.
+    public func shifted(by elements: Int) -> DropoutMask {
+        var copy = self
+        copy.key = key &+ UInt64(truncatingIfNeeded: elements) &* Self.golden
+        return copy
     }
 
     /// SplitMix64's output function (splitmix64.c, constants from Stafford's "Mix13").

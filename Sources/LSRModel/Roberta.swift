@@ -120,9 +120,11 @@ public final class RobertaModel: @unchecked Sendable {
     /// (see `DropoutSettings`); pass a different `stream` for every micro-batch (the trainer's
     /// global micro-batch index). nil or all probabilities 0: eval mode, bit for bit the pass
     /// without dropout. `backward` reuses the masks this pass drew (the workspace records them).
+    /// `firstRow`: where `batch` starts within the micro-batch the masks are drawn for (a
+    /// data-parallel rank's share; see `DropoutSites`).
     public func forward(
         _ batch: TokenBatch, workspace: RobertaWorkspace? = nil, keepActivations: Bool = false, dropout: DropoutSettings? = nil,
-        stream: UInt64 = 0
+        stream: UInt64 = 0, firstRow: Int = 0
     ) throws(Error) -> RobertaWorkspace {
         try validate(batch)
         try dropout?.validate()
@@ -135,7 +137,13 @@ public final class RobertaModel: @unchecked Sendable {
             ? workspace!
             : RobertaWorkspace(
                 shape: shape, config: config, labels: labels, layers: weights.layers.count, keepsActivations: keepActivations, retention: retention)
-        let sites = dropout.flatMap { $0.isOff ? nil : DropoutSites(settings: $0, stream: stream, layers: weights.layers.count) }
+        let sites = dropout.flatMap {
+            $0.isOff
+                ? nil
+                : DropoutSites(
+                    settings: $0, stream: stream, layers: weights.layers.count, firstRow: firstRow, length: t, hidden: c,
+                    heads: config.numAttentionHeads)
+        }
         ws.dropoutSites = sites
         if sites?.settings.attention ?? 0 > 0, ws.droppedProbs == nil { ws.droppedProbs = FloatBuffer(count: shape.probsCount) }
 

@@ -71,7 +71,12 @@ extension RobertaModel {
     /// layer from the last, each block's LayerNorm, residual, Linears (and adapters) in turn.
     /// A forward with dropout is differentiated through the same masks (regenerated from the
     /// workspace's seed, stream and site: dx = dy∘M/(1 − p)).
-    public func backward(_ ws: RobertaWorkspace, targets: Targets, grads g: RobertaGradients) -> Double {
+    ///
+    /// `lossScale` multiplies the loss's gradient (and so every gradient: backward is linear in
+    /// it). A data-parallel rank holding n of a micro-batch's B rows passes n/B, so that the
+    /// ranks' gradients sum to the gradient of the micro-batch's mean loss; the returned loss
+    /// stays the mean over `ws`'s rows. 1 leaves every bit as it was.
+    public func backward(_ ws: RobertaWorkspace, targets: Targets, grads g: RobertaGradients, lossScale: Float = 1) -> Double {
         precondition(ws.keepsActivations, "backward needs a forward with keepActivations")  // a programming error, not input
         let (b, t) = (ws.shape.batch, ws.shape.length)
         let (n, c, f) = (b * t, config.hiddenSize, config.intermediateSize)
@@ -86,6 +91,7 @@ extension RobertaModel {
         case .classes(let ids): loss = Loss.crossEntropy(logits: ws.logits.pointer, labels: ids, classes: labels, dlogits: g.dLogits.pointer)
         case .values(let v): loss = Loss.meanSquaredError(outputs: ws.logits.pointer, targets: v, doutputs: g.dLogits.pointer)
         }
+        if lossScale != 1 { for i in 0..<b * labels { g.dLogits.pointer[i] *= lossScale } }  // B×labels values
 
         // Head: out_proj ← tanh ← dense ← the <s> rows.
         [g.dPooledDense, g.dPooledPre, g.dPooled, g.dHidden].forEach { $0.zero() }

@@ -58,22 +58,35 @@ public struct DropoutSettings: Sendable, Equatable {
 
 /// The masks of one forward pass (settings + stream), by site; nil where the probability is 0,
 /// so that a site without dropout costs nothing.
+///
+/// `firstRow`: the batch's first row within the micro-batch the masks are drawn for (a
+/// data-parallel rank's share starts there; 0 in one process). Each site's mask is shifted by
+/// firstRow × its elements per row (T·C for the hidden sites, H·T·T for the attention
+/// probabilities, C for the head's), so N ranks holding a micro-batch's rows, padded to the
+/// micro-batch's length T, draw the bits one process draws for the whole of it.
 struct DropoutSites: Sendable, Equatable {
     let settings: DropoutSettings
     let stream: UInt64
     /// The encoder's layer count L: the head's sites follow the layers'.
     let layers: Int
+    var firstRow = 0
+    /// T, C and H of the batch (for the shift by `firstRow`).
+    var length = 0
+    var hidden = 0
+    var heads = 0
 
-    var embeddings: DropoutMask? { mask(settings.hidden, site: 0) }
-    func attentionProbs(_ layer: Int) -> DropoutMask? { mask(settings.attention, site: 1 + 3 * layer) }
-    func attentionOutput(_ layer: Int) -> DropoutMask? { mask(settings.hidden, site: 2 + 3 * layer) }
-    func feedForwardOutput(_ layer: Int) -> DropoutMask? { mask(settings.hidden, site: 3 + 3 * layer) }
+    var embeddings: DropoutMask? { mask(settings.hidden, site: 0, perRow: length * hidden) }
+    func attentionProbs(_ layer: Int) -> DropoutMask? { mask(settings.attention, site: 1 + 3 * layer, perRow: heads * length * length) }
+    func attentionOutput(_ layer: Int) -> DropoutMask? { mask(settings.hidden, site: 2 + 3 * layer, perRow: length * hidden) }
+    func feedForwardOutput(_ layer: Int) -> DropoutMask? { mask(settings.hidden, site: 3 + 3 * layer, perRow: length * hidden) }
     /// Before classifier.dense, on the <s> rows [B, C].
-    var classifierInput: DropoutMask? { mask(settings.classifier, site: 1 + 3 * layers) }
+    var classifierInput: DropoutMask? { mask(settings.classifier, site: 1 + 3 * layers, perRow: hidden) }
     /// Before classifier.out_proj, on tanh(dense(·)) [B, C].
-    var classifierHidden: DropoutMask? { mask(settings.classifier, site: 2 + 3 * layers) }
+    var classifierHidden: DropoutMask? { mask(settings.classifier, site: 2 + 3 * layers, perRow: hidden) }
 
-    private func mask(_ probability: Float, site: Int) -> DropoutMask? {
-        probability > 0 ? DropoutMask(probability: probability, seed: settings.seed, stream: stream, site: UInt64(site)) : nil
+    private func mask(_ probability: Float, site: Int, perRow: Int) -> DropoutMask? {
+        guard probability > 0 else { return nil }
+        let mask = DropoutMask(probability: probability, seed: settings.seed, stream: stream, site: UInt64(site))
+        return firstRow == 0 ? mask : mask.shifted(by: firstRow * perRow)
     }
 }

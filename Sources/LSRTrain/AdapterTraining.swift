@@ -74,17 +74,21 @@ public final class AdapterTraining: @unchecked Sendable {
     /// Forward and backward on `batch`: the loss, with every trained tensor's gradient filled
     /// (`accumulate`: added to the gradients already there, for gradient accumulation).
     /// `dropout`: training-mode dropout with masks drawn for micro-batch `stream` (DropoutSettings).
+    /// `firstRow` and `lossScale`: for a data-parallel rank's share of a micro-batch, where it
+    /// starts (the dropout masks) and its rows' fraction of the micro-batch (the gradients are
+    /// scaled by it, so that the ranks' sum is the micro-batch's mean); 0 and 1 in one process.
     public func computeGradients(
-        _ batch: TokenBatch, targets: RobertaModel.Targets, accumulate: Bool = false, dropout: DropoutSettings? = nil, stream: UInt64 = 0
+        _ batch: TokenBatch, targets: RobertaModel.Targets, accumulate: Bool = false, dropout: DropoutSettings? = nil, stream: UInt64 = 0,
+        firstRow: Int = 0, lossScale: Float = 1
     ) throws -> Double {
-        let ws = try model.forward(batch, workspace: workspace, keepActivations: true, dropout: dropout, stream: stream)
+        let ws = try model.forward(batch, workspace: workspace, keepActivations: true, dropout: dropout, stream: stream, firstRow: firstRow)
         workspace = ws
         if gradients == nil || gradients!.shape != ws.shape {
             gradients = RobertaGradients(model: model, shape: ws.shape, trainHead: trainHead)
         }
         let g = gradients!
-        let loss = model.backward(ws, targets: targets, grads: g)
-        if !accumulate { optimizer.parameters.forEach { $0.gradient.zero() } }
+        let loss = model.backward(ws, targets: targets, grads: g, lossScale: lossScale)
+        if !accumulate { zeroGradients() }
         for slot in slots {
             let d = g.adapters[slot.layer][slot.linear]!
             switch slot.module.factors {
@@ -104,6 +108,16 @@ public final class AdapterTraining: @unchecked Sendable {
             }
         }
         return loss
+    }
+
+    /// Sets every trained tensor's gradient to 0 (a rank with no rows in a micro-batch adds nothing).
+    public func zeroGradients() {
+        optimizer.parameters.forEach { $0.gradient.zero() }
+    }
+
+    /// The gradient buffers in the optimiser's order: what data-parallel ranks sum each step.
+    public var gradientBuffers: [UnsafeMutableBufferPointer<Float>] {
+        optimizer.parameters.map { UnsafeMutableBufferPointer(start: $0.gradient.pointer, count: $0.gradient.count) }
     }
 
     /// Applies the optimiser (gradients scaled by `gradientScale`: clipping, the mean over

@@ -97,8 +97,10 @@ public struct Tokenizer: Sendable {
 
     /// Pads encodings on the right to the longest of them ("dynamic padding"): `padId` where
     /// there is no token, attention mask 0 there.
-    public static func pad(_ encodings: [Encoding], padId: Int32) -> PaddedBatch {
-        let length = encodings.map(\.ids.count).max() ?? 0
+    /// `length`: pad to this many tokens instead (at least the longest; a data-parallel rank
+    /// pads its share to the whole micro-batch's length, see `Trainer`).
+    public static func pad(_ encodings: [Encoding], padId: Int32, length minimum: Int = 0) -> PaddedBatch {
+        let length = max(encodings.map(\.ids.count).max() ?? 0, minimum)
         var ids: [Int32] = []
         var mask: [Int32] = []
         var typeIds: [Int32] = []

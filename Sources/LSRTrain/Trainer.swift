@@ -1,4 +1,5 @@
 import LSRAdapters
+import LSRDistributed
 import LSREngine
 import LSRModel
 
@@ -8,12 +9,21 @@ import LSRModel
 /// schedule; evaluated and checkpointed at the end of each epoch or every N updates. The model
 /// stays frozen; adapters and (by default) the head learn. The best evaluation's values are
 /// kept and put back at the end (`keepBest`).
+///
+/// Data parallelism (`communicator` of N ranks, issue 8): `batchSize` is the global micro-batch.
+/// Every rank walks the same order; rank r takes its share of each micro-batch's rows
+/// (`Communicator.share`), padded to the whole micro-batch's length, with its rows' fraction
+/// n_r/B as loss scale and its first row as the dropout offset, so that the sum over ranks of
+/// the gradients (one all-reduce of the flat gradient buffer per update) is the gradient one
+/// process computes for the micro-batch: the same update, to rounding, for any N. Only rank 0
+/// evaluates, reports and checkpoints; the ranks meet at a barrier after each checkpoint, and
+/// agree on a stop request (any rank's) through the update's all-reduce.
 public enum Trainer {
     public struct Options: Sendable {
         public var epochs = 3
         /// Stop after this many updates (nil: epochs decide).
         public var maxSteps: Int?
-        /// Examples per micro-batch.
+        /// Examples per micro-batch (all ranks together).
         public var batchSize = 16
         /// Micro-batches per update (their gradients averaged).
         public var gradientAccumulation = 1
@@ -90,8 +100,9 @@ public enum Trainer {
         }
         var count: Int { rows.count }
 
-        func batch(_ indices: ArraySlice<Int>, padId: Int32) -> (TokenBatch, RobertaModel.Targets) {
-            let padded = Tokenizer.pad(indices.map { rows[$0] }, padId: padId)
+        /// The rows `indices`, padded to the longest of them or to `length` if longer.
+        func batch(_ indices: ArraySlice<Int>, padId: Int32, length: Int = 0) -> (TokenBatch, RobertaModel.Targets) {
+            let padded = Tokenizer.pad(indices.map { rows[$0] }, padId: padId, length: length)
             let batch = TokenBatch(ids: padded.ids, mask: padded.attentionMask, batch: padded.batch, length: padded.length)
             switch targets {
             case .classes(let ids): return (batch, .classes(indices.map { ids[$0] }))
@@ -143,7 +154,12 @@ public enum Trainer {
 
     /// Trains `session`'s adapters on `train` from where its state stands (0 for a fresh run, the
     /// checkpoint's position for a resumed one) to the plan's last update.
-    public static func run(_ session: TrainingSession, train: Encoded, eval: Encoded?, options: Options, hooks: Hooks = Hooks()) throws -> Outcome {
+    /// With a `communicator` of several ranks, each calls this with the same arguments (see the
+    /// type's comment); `hooks.events` and `hooks.checkpoint` then matter on rank 0 alone.
+    public static func run(
+        _ session: TrainingSession, train: Encoded, eval: Encoded?, options: Options, hooks: Hooks = Hooks(),
+        communicator: any Communicator = SingleProcess()
+    ) throws -> Outcome {
         try check(options, examples: train.count)
         let training = session.training
         let padId = Int32(training.model.config.padTokenId)
@@ -184,14 +200,32 @@ public enum Trainer {
             var examples = 0
             while micro < accumulation && state.batchInEpoch < plan.microBatchesPerEpoch {
                 let start = state.batchInEpoch * options.batchSize
-                let (batch, targets) = train.batch(order[start..<min(start + options.batchSize, train.count)], padId: padId)
-                lossSum += try training.computeGradients(
-                    batch, targets: targets, accumulate: micro > 0, dropout: options.dropout, stream: UInt64(state.microBatches))
+                let rows = order[start..<min(start + options.batchSize, train.count)]
+                // This rank's share (all of it in one process), padded to the micro-batch's length.
+                let share = communicator.share(of: rows.count)
+                let mine = rows[(rows.startIndex + share.lowerBound)..<(rows.startIndex + share.upperBound)]
+                if mine.isEmpty {
+                    if micro == 0 { training.zeroGradients() }
+                } else {
+                    let length = rows.lazy.map { train.rows[$0].ids.count }.max()!
+                    let (batch, targets) = train.batch(mine, padId: padId, length: length)
+                    let fraction = Double(mine.count) / Double(rows.count)
+                    lossSum += try fraction * training.computeGradients(
+                        batch, targets: targets, accumulate: micro > 0, dropout: options.dropout, stream: UInt64(state.microBatches),
+                        firstRow: share.lowerBound, lossScale: Float(fraction))
+                }
                 micro += 1
-                examples += batch.batch
+                examples += rows.count
                 state.batchInEpoch += 1
                 state.microBatches += 1
             }
+            // The ranks' sums: gradients in one message, then the loss and any rank's stop request
+            // (so that all stop after the same update). No-ops in one process.
+            try communicator.allReduceSum(training.gradientBuffers)
+            var scalars = [lossSum, hooks.shouldStop() ? 1 : 0]
+            try communicator.allReduceSum(&scalars)
+            lossSum = scalars[0]
+            let stopRequested = scalars[1] > 0
             // The mean over micro-batches (each already a mean over its examples), then clipping
             // on the gradient the update will use.
             let mean = 1 / Double(micro)
@@ -213,16 +247,20 @@ public enum Trainer {
             }
             let last = state.step == plan.totalSteps
             let evaluateNow = last || (options.evalEvery.map { state.step % $0 == 0 } ?? epochEnded)
-            if evaluateNow { try logLine(evaluate: true) }
+            if evaluateNow && communicator.isLeader { try logLine(evaluate: true) }
             let saveNow = options.saveEvery.map { state.step % $0 == 0 } ?? evaluateNow
-            let stop = !last && hooks.shouldStop()
-            if let checkpoint = hooks.checkpoint, saveNow || stop {
-                try checkpoint(session)
-                hooks.events(.saved(step: state.step))
+            let stop = !last && stopRequested
+            if saveNow || stop {
+                if communicator.isLeader, let checkpoint = hooks.checkpoint {
+                    try checkpoint(session)
+                    hooks.events(.saved(step: state.step))
+                }
+                // No rank runs ahead of a checkpoint being written.
+                try communicator.barrier()
             }
             if stop { return .interrupted(step: state.step) }
         }
-        if options.keepBest, eval != nil { session.restoreBest() }
+        if options.keepBest, eval != nil, communicator.isLeader { session.restoreBest() }
         return .finished
     }
     /// Mean loss and the GLUE metrics of `model` on `data`, in eval mode: accuracy (and, for two
