@@ -53,7 +53,8 @@ help:
 	@echo "make schemas    regenerate Sources/LSRCommands/BundledSchemas.swift from schemas/"
 	@echo "make demo       release build, then inspect + import on the bundled fixtures"
 	@echo "make bench      forward pass and LSR train step, lsrconv beside PyTorch (venv with torch: $(TORCH_VENV)/, ~6 GB);"
-	@echo "                one of them: make bench BENCH=forward, make bench BENCH=train"
+	@echo "                one of them: make bench BENCH=forward, make bench BENCH=train;"
+	@echo "                make bench BENCH=data-parallel: 1 rank, 2 MPI ranks (1 thread each), 1 process × 2 threads"
 	@echo "make fuzz       build the libFuzzer+ASan harnesses (Fuzz/) and run each for FUZZ_SECONDS (default 60);"
 	@echo "                fails on any crash, leak, timeout or OOM. FUZZ_TARGETS=\"zip pickle\" picks some"
 	@echo "                (safetensors zip pickle json torch-legacy schema tokenizer dataset); inputs: $(FUZZ_BUILD_DIR)/fuzz/<target>/artifacts/"
@@ -158,9 +159,9 @@ venv-torch:
 	    cp $(TORCH_REQUIREMENTS) $(TORCH_STAMP); \
 	fi
 
-# Side-by-side timings (BENCH: forward, train or both); results in out/bench/forward.json and
-# out/bench/train.json, the tables on stdout. Not a test: nothing fails on a missed target.
-BENCH ?= forward train
+# Side-by-side timings (BENCH: forward, train, data-parallel); results in out/bench/forward.json,
+# out/bench/train.json and out/bench/data-parallel.json, the tables on stdout. Not a test: nothing fails on a missed target.
+BENCH ?= forward train data-parallel
 bench: deps venv-torch
 	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product lsrbench $(SWIFT_BUILD_FLAGS)
 	$(TORCH_VENV)/bin/python bench/run.py --lsrbench $(BUILD_DIR)/release/lsrbench --bench "$(BENCH)"

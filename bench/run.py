@@ -3,7 +3,7 @@
 and the LSR train step.
 
     make bench                 (or: .venv-gen/bin/python bench/run.py --lsrbench .build/release/lsrbench)
-    make bench BENCH=train     (one of them: BENCH=forward or BENCH=train; --bench on run.py)
+    make bench BENCH=train     (one of them: BENCH=forward, train or data-parallel; --bench on run.py)
 
 A roberta-base-sized RobertaForSequenceClassification (12 layers, hidden 768, 12 heads,
 intermediate 3072, vocab 50265, 2 labels) with random weights (seed 0) is written once by
@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -197,6 +198,63 @@ def train_benchmark(args, model_dir: Path):
           f"{medians['lsrconv_loaded_rss_mib']:.0f} MiB, PyTorch {medians['pytorch_loaded_rss_mib']:.0f} MiB.")
 
 
+def data_parallel_benchmark(args, model_dir: Path):
+    """Trainer.run on the roberta-base-sized model (issue 8): 1 rank × 1 thread, 2 MPI ranks × 1
+    thread (mpirun), 1 process × 2 threads, the same global batch; alternating rounds. PyTorch
+    has no part here: the comparison is lsrconv's scaling against itself on the same cores."""
+    common = ["--mode", "data-parallel", "--model", str(model_dir), "--batch", str(args.train_batch), "--length", str(args.length),
+              "--iterations", str(args.train_iterations), "--warmup", "1"]
+    mpirun = shutil.which("mpirun")
+    configs = [("1 rank × 1 thread", [args.lsrbench] + common + ["--threads", "1"])]
+    if mpirun:
+        configs.append(("2 ranks × 1 thread", [mpirun, "--allow-run-as-root", "-np", "2", args.lsrbench] + common + ["--threads", "1"]))
+    else:
+        print("data-parallel: no mpirun (make deps installs openmpi-bin): the 2-rank row is left out", file=sys.stderr)
+    configs.append(("1 process × 2 threads", [args.lsrbench] + common + ["--threads", "2"]))
+    rounds = []
+    for i in range(args.train_rounds):
+        order = configs if i % 2 == 0 else list(reversed(configs))
+        results = {}
+        for name, command in order:
+            results[name] = run_json(command)
+            r = results[name]
+            print(f"data-parallel round {i + 1}/{args.train_rounds}: {name}: {r['seconds']:.2f} s/update, "
+                  f"all-reduce {1e3 * r['allreduce_seconds']:.2f} ms", file=sys.stderr, flush=True)
+        rounds.append(results)
+    names = [name for name, _ in configs]
+    medians = {n: {k: median([r[n][k] for r in rounds]) for k in ("seconds", "examples_per_second", "allreduce_seconds")} for n in names}
+    first = rounds[0][names[0]]
+    floats = first["allreduce_floats"]
+    (ROOT / "out/bench").mkdir(parents=True, exist_ok=True)
+    (ROOT / "out/bench/data-parallel.json").write_text(json.dumps({
+        "environment": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "global_batch": args.train_batch,
+                        "length": args.length, "adapter": "LSR r=4 (2x2), s=16, alpha=8, query+value, head trained, AdamW"},
+        "rounds": rounds, "medians": medians, "allreduce_floats": floats}, indent=2) + "\n")
+
+    base = medians[names[0]]["examples_per_second"]
+    print(f"RoBERTa-base LSR training updates (Trainer.run), global batch {args.train_batch} × {args.length}, float32; "
+          f"all-reduce per update: {floats} floats = {4 * floats / 1e6:.2f} MB ({first['adapter_parameters']} adapter + "
+          f"{floats - first['adapter_parameters']} head parameters)")
+    print()
+    print("| configuration | s/update | examples/s | vs 1 rank × 1 thread | all-reduce ms/update |")
+    print("|---|---|---|---|---|")
+    for n in names:
+        m = medians[n]
+        print(f"| {n} | {m['seconds']:.2f} | {m['examples_per_second']:.2f} | {m['examples_per_second'] / base:.2f}× | "
+              f"{1e3 * m['allreduce_seconds']:.2f} |")
+    # Projection (weak scaling: each machine keeps this machine's share of a global batch that
+    # grows with the machines): a ring all-reduce sends and receives 2(N−1)/N of the buffer per
+    # rank in 2(N−1) messages (Patarasuk & Yuan 2009); on 10 Gbit/s Ethernet (1.25 GB/s) with
+    # 50 µs per message.
+    step = medians[names[-1]]["seconds"]
+    print()
+    for machines in (8, 64):
+        communicate = 2 * (machines - 1) / machines * 4 * floats / 1.25e9 + 2 * (machines - 1) * 50e-6
+        print(f"Projected on {machines} machines like this one (10 Gbit/s, 50 µs per message, ring all-reduce): "
+              f"{1e3 * communicate:.1f} ms of communication per {step:.2f} s update: "
+              f"{100 * step / (step + communicate):.1f}% scaling efficiency, {machines * args.train_batch / (step + communicate):.0f} examples/s.")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--lsrbench", default=str(ROOT / ".build/release/lsrbench"))
@@ -211,8 +269,8 @@ def main():
     parser.add_argument("--train-rounds", type=int, default=3)
     args = parser.parse_args()
     benches = set(args.bench.replace(",", " ").split())
-    if not benches or not benches <= {"forward", "train"}:
-        parser.error(f"--bench {args.bench!r}: forward, train or both")
+    if not benches or not benches <= {"forward", "train", "data-parallel"}:
+        parser.error(f"--bench {args.bench!r}: forward, train, data-parallel (one or more)")
 
     model_dir = ROOT / "out/bench/roberta-base"
     build_model(model_dir)
@@ -222,6 +280,9 @@ def main():
         if "forward" in benches:
             print()
         train_benchmark(args, model_dir)
+    if "data-parallel" in benches:
+        print()
+        data_parallel_benchmark(args, model_dir)
 
 
 def forward_benchmark(args, model_dir: Path):

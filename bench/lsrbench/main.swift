@@ -3,7 +3,7 @@
 // document.
 //
 //   lsrbench --model DIR --batch B --length T [--threads N] [--iterations K] [--warmup W]
-//            [--mode forward|train|components]
+//            [--mode forward|train|components|data-parallel]
 //
 // forward:    the forward pass (weights already loaded).
 // train:      AdapterTraining.step (forward keeping activations, backward, factor gradients,
@@ -11,6 +11,8 @@
 //             (Train.swift); also the peak RSS of the process.
 // components: the kernels of one train step timed one by one at the step's shapes, to see where
 //             its time goes (Components.swift).
+// data-parallel: Trainer.run's updates, alone or as a rank of `mpirun -np N lsrbench ...`
+//             (--batch is then the global batch; DataParallel.swift).
 //
 // Token ids are drawn from a fixed-seed generator (no padding: every token real), as the
 // PyTorch side does.
@@ -20,7 +22,7 @@ import LSRFormats
 import LSRModel
 
 struct Arguments {
-    enum Mode: String { case forward, train, components }
+    enum Mode: String { case forward, train, components, dataParallel = "data-parallel" }
     var model = ""
     var mode = Mode.forward
     var batch = 16
@@ -46,7 +48,7 @@ struct Arguments {
             case "--model": model = try value()
             case "--mode":
                 let text = try value()
-                guard let m = Mode(rawValue: text) else { throw CommandError("--mode \(text): forward, train or components") }
+                guard let m = Mode(rawValue: text) else { throw CommandError("--mode \(text): forward, train, components or data-parallel") }
                 mode = m
             case "--batch": batch = Int(try value()) ?? 0
             case "--length": length = Int(try value()) ?? 0
@@ -63,7 +65,7 @@ struct Arguments {
         }
         guard !model.isEmpty, batch > 0, length > 0, threads > 0, iterations > 0, warmup >= 0, rank > 0, separationRank > 0, lr.isFinite else {
             throw CommandError(
-                "usage: lsrbench --model DIR --batch B --length T [--threads N] [--iterations K] [--warmup W] [--mode forward|train|components]"
+                "usage: lsrbench --model DIR --batch B --length T [--threads N] [--iterations K] [--warmup W] [--mode forward|train|components|data-parallel]"
                     + " [--rank R] [--separation-rank S] [--targets query,value] [--lr LR]")
         }
     }
@@ -196,6 +198,7 @@ do {
     case .forward: try forward(args)
     case .train: try train(args)
     case .components: try components(args)
+    case .dataParallel: try dataParallel(args)
     }
 } catch {
     FileHandle.standardError.write(Data("error: \(error)\n".utf8))
