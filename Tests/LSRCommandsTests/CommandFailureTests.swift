@@ -92,5 +92,32 @@ import Testing
         try fails(["export", "--adapter", dir.file("a"), "--format", "delta", "--out", out], "\(out): permission denied", unprivileged: true, leaves: [out])
         try fails(
             ["train", "--model", model, "--train", data, "--out", out, "--max-steps", "1"], "\(out): permission denied", unprivileged: true, leaves: [out])
+        try fails(["merge", "--model", model, "--adapter", dir.file("a"), "--out", out], "\(out): permission denied", unprivileged: true, leaves: [out])
+        let lora = try runLSRConv(["init-adapter", "--model", model, "--out", dir.file("lora"), "--kind", "lora", "--init", "random"])
+        #expect(lora.status == 0, "\(lora.stderr)")
+        let peft = try runLSRConv(["export", "--adapter", dir.file("lora"), "--format", "peft-lora", "--out", dir.file("peft")])
+        #expect(peft.status == 0, "\(peft.stderr)")
+        try fails(
+            ["convert-adapter", "--from", dir.file("peft"), "--out", out, "--model", model, "--separation-rank", "2"], "\(out): permission denied",
+            unprivileged: true, leaves: [out])
+        try fails(["predict", "--model", model, "--data", data, "--out", dir.file("p.jsonl")], "\(dir.file("p.jsonl")): permission denied",
+            unprivileged: true, leaves: [dir.file("p.jsonl")])
+        try fails(["eval", "--model", model, "--data", locked], "\(locked): permission denied", unprivileged: true)
+        try fails(["validate", "--schema", locked, dir.file("a/adapter_config.json")], "\(locked): permission denied", unprivileged: true)
+
+        // Unreadable files inside readable inputs: a checkpoint, a tokenizer's file, an adapter's config.
+        let checkpoint = dir.write(readFile(model + "/model.safetensors"), to: "locked.safetensors")
+        chmod(checkpoint, 0)
+        try fails(["inspect", checkpoint], "\(checkpoint): permission denied", unprivileged: true)
+        try fails(["import", checkpoint, "--out", out], "\(checkpoint): permission denied", unprivileged: true, leaves: [out])
+        let tokenizer = dir.file("tokenizer")
+        try FileManager.default.createDirectory(atPath: tokenizer, withIntermediateDirectories: false)
+        for name in ["tokenizer.json", "tokenizer_config.json"] { _ = dir.write(readFile(model + "/" + name), to: "tokenizer/" + name) }
+        chmod(tokenizer + "/tokenizer.json", 0)
+        try fails(["tokenize", "--tokenizer", tokenizer, "--text", "hi"], "\(tokenizer)/tokenizer.json: permission denied", unprivileged: true)
+        chmod(dir.file("a/adapter_config.json"), 0)
+        try fails(["validate", dir.file("a")], "\(dir.file("a/adapter_config.json")): permission denied", unprivileged: true)
+        try fails(["export", "--adapter", dir.file("a"), "--format", "delta", "--out", dir.file("elsewhere")],
+            "\(dir.file("a/adapter_config.json")): permission denied", unprivileged: true)
     }
 }
