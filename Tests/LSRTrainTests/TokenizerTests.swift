@@ -1,3 +1,4 @@
+import Foundation
 import LSRFormats
 @testable import LSRTrain
 import TestSupport
@@ -336,6 +337,18 @@ extension TokenizerTests {
             #expect(loadError(vocabJSON.path) == "\(vocabJSON.path)/vocab.json: /a: expected an integer id, found number")
             let notObject = directory(["vocab.json": Array("[]".utf8), "merges.txt": []])
             #expect(loadError(notObject.path) == "\(notObject.path)/vocab.json: the document: expected an object, found array")
+        }
+
+        /// Named limits (issue 7 item 2): a file over `Tokenizer.maxFileBytes` is refused from its
+        /// size before a byte is read (a sparse file: no disk used), an id at the vocabulary limit
+        /// is refused before any table is sized from it.
+        @Test func limitsComeBeforeReading() throws {
+            let dir = TemporaryDirectory()
+            let huge = dir.write(Self.tokenizerJSON(), to: "tokenizer.json")
+            #expect(truncate(huge, off_t(Tokenizer.maxFileBytes + 1)) == 0)
+            #expect(loadError(dir.path) == "\(huge): file of \(Tokenizer.maxFileBytes + 1) bytes exceeds the limit of \(Tokenizer.maxFileBytes) bytes")
+            let atLimit = directory(["tokenizer.json": Self.tokenizerJSON(vocab: #"{"<s>":0,"a":16777216}"#)])
+            #expect(loadError(atLimit.path) == "\(atLimit.path)/tokenizer.json: /model/vocab/a: id 16777216 is outside 0..<16777216")
         }
 
         @Test func missingFiles() {
