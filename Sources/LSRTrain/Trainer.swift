@@ -15,9 +15,11 @@ import LSRModel
 /// (`Communicator.share`), padded to the whole micro-batch's length, with its rows' fraction
 /// n_r/B as loss scale and its first row as the dropout offset, so that the sum over ranks of
 /// the gradients (one all-reduce of the flat gradient buffer per update) is the gradient one
-/// process computes for the micro-batch: the same update, to rounding, for any N. Only rank 0
-/// evaluates, reports and checkpoints; the ranks meet at a barrier after each checkpoint, and
-/// agree on a stop request (any rank's) through the update's all-reduce.
+/// process computes for the micro-batch: the same update, to rounding, for any N. Evaluation is
+/// shared the same way (each rank its slice of the eval set; predictions and loss summed), so
+/// every rank keeps the same state, best values included. Only rank 0 reports and checkpoints;
+/// the ranks meet at a barrier after each checkpoint, and agree on a stop request (any rank's)
+/// through the update's all-reduce.
 public enum Trainer {
     public struct Options: Sendable {
         public var epochs = 3
@@ -178,7 +180,7 @@ public enum Trainer {
                 learningRate: Double(rate))
             var isBest = false
             if evaluate, let eval {
-                let (loss, metrics) = try Self.evaluate(training.model, eval, batchSize: options.batchSize)
+                let (loss, metrics) = try Self.evaluate(training.model, eval, batchSize: options.batchSize, communicator: communicator)
                 (entry.evalLoss, entry.evalMetrics) = (loss, metrics)
                 // The selection metric is the first one (accuracy, or Pearson for regression); ties keep the earlier.
                 if let value = metrics.first?.value, value.isFinite, state.best.map({ value > $0.value }) ?? true {
@@ -247,7 +249,7 @@ public enum Trainer {
             }
             let last = state.step == plan.totalSteps
             let evaluateNow = last || (options.evalEvery.map { state.step % $0 == 0 } ?? epochEnded)
-            if evaluateNow && communicator.isLeader { try logLine(evaluate: true) }
+            if evaluateNow { try logLine(evaluate: true) }
             let saveNow = options.saveEvery.map { state.step % $0 == 0 } ?? evaluateNow
             let stop = !last && stopRequested
             if saveNow || stop {
@@ -260,22 +262,27 @@ public enum Trainer {
             }
             if stop { return .interrupted(step: state.step) }
         }
-        if options.keepBest, eval != nil, communicator.isLeader { session.restoreBest() }
+        if options.keepBest, eval != nil { session.restoreBest() }
         return .finished
     }
     /// Mean loss and the GLUE metrics of `model` on `data`, in eval mode: accuracy (and, for two
     /// classes, F1 and Matthews correlation; MCC also for more) or Pearson and Spearman for a
     /// regression head. Metrics in a fixed order, named as metrics.jsonl and `eval --json` name them.
-    public static func evaluate(_ model: RobertaModel, _ data: Encoded, batchSize: Int) throws -> (loss: Double, metrics: [Metric]) {
+    /// With a `communicator` of several ranks (a data-parallel run), each rank evaluates its
+    /// share of the rows and one all-reduce gathers the predictions and the loss: every rank
+    /// returns the whole set's figures.
+    public static func evaluate(
+        _ model: RobertaModel, _ data: Encoded, batchSize: Int, communicator: any Communicator = SingleProcess()
+    ) throws -> (loss: Double, metrics: [Metric]) {
         let padId = Int32(model.config.padTokenId)
         var workspace: RobertaWorkspace?
         var lossSum = 0.0
         var predictedClasses: [Int] = []
         var predictedValues: [Double] = []
+        let indices = Array(communicator.share(of: data.count))
         var start = 0
-        let indices = Array(0..<data.count)
-        while start < data.count {
-            let slice = indices[start..<min(start + batchSize, data.count)]
+        while start < indices.count {
+            let slice = indices[start..<min(start + batchSize, indices.count)]
             let (batch, targets) = data.batch(slice, padId: padId)
             let ws = try model.forward(batch, workspace: workspace)
             workspace = ws
@@ -292,6 +299,21 @@ public enum Trainer {
                 for i in 0..<v.count { predictedValues.append(Double(ws.logits.pointer[i])) }
             }
             start += batchSize
+        }
+        if communicator.size > 1 {
+            // The loss sum, then every row's prediction at its index (0 where another rank has it).
+            var gathered = [Double](repeating: 0, count: 1 + data.count)
+            gathered[0] = lossSum
+            for (k, row) in indices.enumerated() {
+                gathered[1 + row] = predictedClasses.isEmpty ? predictedValues[k] : Double(predictedClasses[k])
+            }
+            try communicator.allReduceSum(&gathered)
+            lossSum = gathered[0]
+            if case .classes = data.targets {
+                predictedClasses = gathered[1...].map { Int($0) }
+            } else {
+                predictedValues = Array(gathered[1...])
+            }
         }
         let loss = lossSum / Double(max(data.count, 1))
         switch data.targets {

@@ -60,17 +60,28 @@ struct DistributedTrainTests {
     /// then --global-batch-size 15 (shares of 7 and 8) against one process of 15.
     @Test func twoRanksTrainWhatOneProcessTrains() throws {
         let dir = TemporaryDirectory()
-        let options = ["--max-steps", "24", "--dropout", "0.1", "--grad-accum", "2", "--eval", TestPaths.fixture("learning/dev.jsonl")]
+        let options = [
+            "--max-steps", "24", "--dropout", "0.1", "--grad-accum", "2", "--eval", TestPaths.fixture("learning/dev.jsonl"), "--eval-every", "8",
+        ]
         let one = try runLSRConv(Self.common + options + ["--batch-size", "16", "--out", dir.file("one")])
         #expect(one.status == 0, "\(one.stderr)")
         let two = try Self.mpi(ranks: 2, Self.common + options + ["--batch-size", "8", "--out", dir.file("two")])
         #expect(two.status == 0, "\(two.stderr)")
         let difference = try Self.adapterDifference(dir.file("one"), dir.file("two"))
         #expect(difference <= 1e-5, "max |Δ| = \(difference)")
-        // Rank 0 alone reports: one summary, and the same evaluations as one process.
+        // Rank 0 alone reports: one summary. The evaluations (each rank half the eval set, the
+        // predictions gathered) are one process's: the same accuracy, the loss to rounding.
         #expect(two.stdout.components(separatedBy: "trained:").count == 2, "\(two.stdout)")
-        let lines = { (path: String) in String(decoding: readFile(path), as: UTF8.self).split(separator: "\n").count }
-        #expect(lines(dir.file("two/metrics.jsonl")) == lines(dir.file("one/metrics.jsonl")))
+        let metrics = { (path: String) in
+            try String(decoding: readFile(path), as: UTF8.self).split(separator: "\n").map { try JSON.parse(String($0)) }
+        }
+        let (oneLog, twoLog) = (try metrics(dir.file("one/metrics.jsonl")), try metrics(dir.file("two/metrics.jsonl")))
+        #expect(oneLog.count == twoLog.count && !oneLog.isEmpty)
+        for (a, b) in zip(oneLog, twoLog) {
+            #expect(a["eval_accuracy"]?.doubleValue == b["eval_accuracy"]?.doubleValue)
+            let (x, y) = (try #require(a["eval_loss"]?.doubleValue), try #require(b["eval_loss"]?.doubleValue))
+            #expect(abs(x - y) <= 1e-5, "eval loss \(x) vs \(y)")
+        }
 
         let uneven = ["--max-steps", "12", "--dropout", "0.1", "--global-batch-size", "15"]
         let one15 = try runLSRConv(Self.common + uneven + ["--out", dir.file("one15")])
