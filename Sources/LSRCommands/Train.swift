@@ -190,7 +190,7 @@ struct Train: ParsableCommand {
             weights: weights, adapters: adapters, initDescription: initDescription, plan: plan, options: options, labels: labels)
 
         // Every rank must train on the same inputs and settings (rank 0's, which include the seed).
-        try reporting { try DataParallel.checkSame(JSON.serialize(.object(runSettings)), what: "the run's settings (model, data, options)", communicator: communicator) }
+        try reporting { try DataParallel.checkSame(runSettings, communicator: communicator) }
 
         // Resume: the checkpoint must come from this run's settings; its tensors replace the fresh ones.
         // Rank 0 reads it; `synchronize` then gives every rank rank 0's starting state.

@@ -53,8 +53,10 @@ public enum DistributedError: Error, Equatable, Sendable, CustomStringConvertibl
     case mpi(call: String, code: Int32, message: String)
     /// Launched by mpirun (its environment says `size` ranks) but built without MPI.
     case notBuiltWithMPI(size: Int)
-    /// A rank's inputs or settings differ from rank 0's (named by `what`).
+    /// A rank's inputs or settings differ from rank 0's: `what` names the first difference.
     case mismatch(rank: Int, what: String)
+    /// `count` other ranks failed a check this rank passed (their messages say why).
+    case otherRankFailed(count: Int)
 
     public var description: String {
         switch self {
@@ -62,8 +64,10 @@ public enum DistributedError: Error, Equatable, Sendable, CustomStringConvertibl
             "\(call) failed (MPI error \(code): \(message)): another rank has probably stopped"
         case .notBuiltWithMPI(let size):
             "launched as one of \(size) MPI ranks, but this lsrconv was built without MPI (install libopenmpi-dev, then rebuild)"
-        case .mismatch(let rank, let what):
-            "rank \(rank): \(what) differs from rank 0's: every rank must see the same model, data and options"
+        case .mismatch(_, let what):
+            "this rank's settings differ from rank 0's: \(what) (every rank must run the same command on the same files)"
+        case .otherRankFailed(let count):
+            "\(count) other rank\(count == 1 ? "" : "s") stopped (see \(count == 1 ? "its" : "their") message)"
         }
     }
 }

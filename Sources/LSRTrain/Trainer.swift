@@ -17,7 +17,7 @@ import LSRModel
 /// the gradients (one all-reduce of the flat gradient buffer per update) is the gradient one
 /// process computes for the micro-batch: the same update, to rounding, for any N. Evaluation is
 /// shared the same way (each rank its slice of the eval set; predictions and loss summed), so
-/// every rank keeps the same state, best values included. Only rank 0 reports and checkpoints;
+/// no rank idles while another evaluates. Only rank 0 reports and checkpoints;
 /// the ranks meet at a barrier after each checkpoint, and agree on a stop request (any rank's)
 /// through the update's all-reduce.
 public enum Trainer {

@@ -150,13 +150,16 @@ public enum TrainingCheckpoint {
 
     /// Checks that `stored` was made with `settings`: the first key that differs is the error.
     public static func check(_ stored: Stored, settings: JSONObject) throws(Error) {
-        for key in Set(settings.keys).union(stored.settings.keys).sorted() {
-            let (c, r) = (stored.settings[key], settings[key])
-            if c != r {
-                throw .settingsMismatch(
-                    key: key, checkpoint: c.map { JSON.serialize($0) } ?? "(absent)", run: r.map { JSON.serialize($0) } ?? "(absent)")
-            }
+        if let d = firstDifference(stored.settings, settings) { throw .settingsMismatch(key: d.key, checkpoint: d.first, run: d.second) }
+    }
+
+    /// The first key (in sorted order) whose values differ between two settings objects, with
+    /// each side's value as JSON ("(absent)" where a side lacks the key); nil when they agree.
+    static func firstDifference(_ first: JSONObject, _ second: JSONObject) -> (key: String, first: String, second: String)? {
+        for key in Set(first.keys).union(second.keys).sorted() where first[key] != second[key] {
+            return (key, first[key].map { JSON.serialize($0) } ?? "(absent)", second[key].map { JSON.serialize($0) } ?? "(absent)")
         }
+        return nil
     }
 
     /// Puts the stored values, moments, best values and state into `session`.

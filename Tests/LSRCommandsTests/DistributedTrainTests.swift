@@ -92,6 +92,27 @@ struct DistributedTrainTests {
         #expect(unevenDifference <= 1e-5, "max |Δ| = \(unevenDifference)")
     }
 
+    /// Ranks started with different settings (mpirun's MPMD form: one command per rank) stop
+    /// before any output: rank 1 names the first difference and aborts the job.
+    @Test func ranksWithOtherSettingsAbortTheJob() throws {
+        let dir = TemporaryDirectory()
+        let command = Self.common + ["--max-steps", "4", "--out", dir.file("out")]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.mpirun!)
+        process.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "1", TestPaths.binary] + command
+            + [":", "-np", "1", TestPaths.binary] + command.map { $0 == "1e-2" ? "2e-2" : $0 }
+        let err = Pipe()
+        (process.standardOutput, process.standardError) = (FileHandle.nullDevice, err)
+        try process.run()
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        // Rank 0, which agrees with itself, may say "1 other rank stopped" first, or be killed before.
+        #expect(stderr.contains("error: rank 1 of 2: this rank's settings differ from rank 0's: learning_rate = 0.019999999552965164, "
+            + "rank 0 has 0.009999999776482582 (every rank must run the same command on the same files)\n"), "\(stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("out")))
+    }
+
     /// A 2-rank run's checkpoint, resumed by one process with the same global batch, ends where
     /// the 2-rank run ends.
     @Test func aCheckpointResumesWithAnotherRankCount() throws {
