@@ -32,6 +32,8 @@ INTEROP_REQUIREMENTS := Tests/interop/requirements.txt
 INTEROP_STAMP := $(VENV)/requirements.installed
 
 DEMO_OUT := out/demo
+# Open MPI refuses root without --allow-run-as-root; --oversubscribe lets 2 ranks run on 1 core.
+MPIRUN_FLAGS := --oversubscribe $(if $(filter 0,$(shell id -u)),--allow-run-as-root,)
 
 TORCH_VENV := .venv-gen
 TORCH_REQUIREMENTS := Fixtures/generate/requirements.txt
@@ -130,7 +132,8 @@ interop: interop-light interop-torch
 
 # The pipeline: read (safetensors, PyTorch, fairseq), tokenize, predict; then import the
 # learning task's .bin (Fixtures/learning), train an LSR adapter on it, eval, inspect and
-# validate it, merge it, export it for PEFT, predict with the merged model.
+# validate it, train it again on 2 MPI ranks (where Open MPI is installed), merge it, export
+# it for PEFT, predict with the merged model.
 demo: build
 	$(RELEASE_BIN) inspect Fixtures/tiny-roberta
 	$(RELEASE_BIN) import Fixtures/tiny-roberta/model.safetensors --out $(DEMO_OUT)/tiny-roberta --force
@@ -142,6 +145,12 @@ demo: build
 	$(RELEASE_BIN) train --model $(DEMO_OUT)/order-model --train Fixtures/learning/train.jsonl --eval Fixtures/learning/dev.jsonl \
 	    --out $(DEMO_OUT)/adapter --epochs 6 --lr 1e-2 --batch-size 16 --warmup-ratio 0.1 --separation-rank 4 --force
 	$(RELEASE_BIN) eval --model $(DEMO_OUT)/order-model --adapter $(DEMO_OUT)/adapter --data Fixtures/learning/dev.jsonl
+	@if command -v mpirun >/dev/null && ldd $(RELEASE_BIN) | grep -q libmpi; then \
+	    echo "demo: the same training on 2 MPI ranks (8 rows each per update)"; \
+	    mpirun $(MPIRUN_FLAGS) -np 2 $(RELEASE_BIN) train --model $(DEMO_OUT)/order-model --train Fixtures/learning/train.jsonl \
+	        --eval Fixtures/learning/dev.jsonl --out $(DEMO_OUT)/adapter-mpi --epochs 6 --lr 1e-2 --batch-size 8 --warmup-ratio 0.1 \
+	        --separation-rank 4 --force; \
+	else echo "demo: no mpirun or lsrconv built without MPI: the 2-rank training is left out (make deps installs Open MPI)"; fi
 	$(RELEASE_BIN) inspect $(DEMO_OUT)/adapter
 	$(RELEASE_BIN) validate $(DEMO_OUT)/adapter --model $(DEMO_OUT)/order-model
 	$(RELEASE_BIN) merge --model $(DEMO_OUT)/order-model --adapter $(DEMO_OUT)/adapter --out $(DEMO_OUT)/merged --force
