@@ -1,157 +1,104 @@
 /// A `pattern` / `patternProperties` regular expression.
 ///
 /// JSON Schema patterns are ECMA-262 regular expressions, unanchored (Validation 2020-12
-/// §6.3.3, Core §6.4). They run on Swift's `Regex` (the stdlib's string-processing engine,
-/// whose syntax covers ECMA-262's classes, quantifiers, groups, lookarounds, backreferences
-/// and `\p{…}` properties), configured to behave like ECMA-262 with the `u` flag:
-/// - `\d` and `\w` are ASCII-only (ECMA-262 §22.2.2.9 CharacterClassEscape), not Unicode
-///   digits and letters as Swift's default, and `\b` is the boundary between `\w` and not;
-/// - matching walks Unicode scalars, not grapheme clusters, so `.` is one code point and
-///   "^.$" does not match "e\u{301}".
-/// Where the two syntaxes read the same text differently, `translate` rewrites the pattern
-/// first (see there). What remains different: `.` also stops at U+0085 in Swift.
-final class ECMARegex: @unchecked Sendable {
-    // @unchecked: `Regex` is an immutable value whose only mutable state, the lowered program,
-    // is published with an atomic compare-and-swap on first use
-    // (swift-experimental-string-processing, Sources/_StringProcessing/Regex/Core.swift,
-    // `Regex.Program.loweredProgram`), so concurrent matching is safe.
-    private let regex: Regex<AnyRegexOutput>
+/// §6.3.3, Core §6.4). This is an ECMA-262 §22.2 engine of our own with the `u` flag's
+/// semantics: it reads the text as code points (so `.` is one code point and "^.$" does not
+/// match "e\u{301}"), `\d` and `\w` are ASCII-only and `\b` is the boundary between `\w` and
+/// not (§22.2.2.9), `\s` is ECMA-262's WhiteSpace and LineTerminator set, and `\p{…}` takes
+/// the names of ECMA-262's property tables. The pieces, one file each:
+/// - `ECMARegexParser`: pattern text to a tree, with ECMA-262's early errors (§22.2.1);
+/// - `ECMARegexCompiler` (ECMARegexProgram.swift): the tree to a program, counted
+///   repetition expanded, refused above `maxProgramSize` instructions;
+/// - `ECMARegexMatcher`: runs the program with a bound on its work (see there): memoized,
+///   hence linear in the text, when the pattern has no backreferences (RE2's and Go's
+///   bit-state backtracker), and stopped after `stepBudget` steps otherwise.
+///
+/// Where this differs from ECMA-262 with the `u` flag: a `{`, `}` or `]` that is not part of a
+/// quantifier or class is a literal (Annex B §B.1.2, which JSON Schema patterns here have
+/// always accepted); Script and Script_Extensions values are read as loosely as the stdlib
+/// reads them (`ScriptTest`); Emoji_Component and Extended_Pictographic are refused.
+///
+/// Swift's `Regex`, which this replaces, backtracks without a limit: `^(a+)+$` on 38 "a"s and
+/// a "b" ran for more than 10 s, so a schema given to `validate --schema` could hang it
+/// (found by `make fuzz`, Fuzz/regressions/schema/timeout-nested-quantifier).
+final class ECMARegex: Sendable {
+    /// Most instructions one pattern may compile to. Counted repetition is expanded (`x{n,m}`
+    /// costs m copies of x), so this bounds the memory of `a{0,99999}`-style patterns; RE2
+    /// and Go refuse repeat counts above 1000 for the same reason (re2/parse.cc, the default
+    /// maximum repeat count; Go regexp/syntax/parse.go, ErrInvalidRepeatSize).
+    /// `[0-9a-f]{64}` takes 68 instructions, `.{0,4990}` 9,984.
+    static let maxProgramSize = 10_000
+    /// Most instructions all the distinct patterns of one schema may compile to together, so
+    /// that a schema of many large patterns cannot exhaust memory either (about 24 MiB).
+    static let maxProgramSizePerSchema = 1_000_000
+    /// Steps (instructions executed) a match may take beyond the memo's own bound, program
+    /// size × (text length + 1) capped at `maxMemoBits`; the default of fancy-regex's
+    /// backtrack_limit. With backreferences, where nothing is memoized, it is the whole
+    /// allowance. Past the allowance the match gives up (`PatternMatch.exhausted`).
+    static let stepBudget = 1_000_000
+    /// Largest memo, in bits (program size × (text length + 1)): 4 MiB. A longer text is
+    /// searched without the memo, on `stepBudget` plus this many steps.
+    static let maxMemoBits = 32 * 1024 * 1024
+    /// Deepest nesting of groups and lookarounds, so that parsing and compiling, which
+    /// recurse, stay far from the stack's end.
+    static let maxNestingDepth = 128
+
     /// The pattern as the schema wrote it, for messages and keyword locations.
     let source: String
+    let program: RegexProgram
 
-    /// Compiles `pattern`; the error text is the parser's.
     init(_ pattern: String) throws(ECMARegexError) {
-        do {
-            regex = try Regex(Self.translate(pattern))
-                .matchingSemantics(.unicodeScalar)
-                .asciiOnlyDigits()
-                .asciiOnlyWordCharacters()
-                .wordBoundaryKind(.simple)
-        } catch {
-            throw ECMARegexError(reason: String(describing: error))
-        }
+        program = try ECMARegexCompiler.compile(ECMARegexParser.parse(pattern))
         source = pattern
     }
 
-    /// Whether the pattern matches anywhere in `text` (patterns are not implicitly anchored).
-    func matches(_ text: String) -> Bool {
-        text.contains(regex)
-    }
-
-    /// ECMA-262 `\s` (§22.2.2.9: WhiteSpace and LineTerminator, §12.2–12.3), as class members.
-    /// Swift's `\s` is Unicode White_Space instead: it adds U+0085 and lacks U+FEFF. Spelled
-    /// one by one: Swift refuses the range U+2000–U+200A ("invalid bound").
-    private static let whitespaceMembers =
-        #"\t\n\u{B}\f\r \u{A0}\u{1680}\u{2000}\u{2001}\u{2002}\u{2003}\u{2004}\u{2005}\u{2006}"#
-        + #"\u{2007}\u{2008}\u{2009}\u{200A}\u{2028}\u{2029}\u{202F}\u{205F}\u{3000}\u{FEFF}"#
-
-    /// Rewrites the ECMA-262 constructs that Swift's regex syntax reads differently:
-    /// - `[]` (matches nothing) and `[^]` (matches anything): in Swift "]" right after "[" is
-    ///   a literal member;
-    /// - "[", "&" and "~" inside a class are literal in ECMA-262 but start a nested class or a
-    ///   set operation ("&&", "~~") in Swift;
-    /// - `\s` / `\S` get ECMA-262's whitespace set (see `whitespaceMembers`);
-    /// - `\cX` (control character X mod 32) is not supported by Swift;
-    /// - a "{" or "}" that does not form a quantifier (nor belong to `\p{…}` or `\u{…}`) `{n}`, `{n,}`, `{n,m}` is a literal in
-    ///   ECMA-262 (Annex B), whereas Swift also reads `{,m}` as a quantifier.
-    static func translate(_ pattern: String) -> String {
-        let scalars = Array(pattern.unicodeScalars)
-        var out = ""
-        var inClass = false
-        var index = 0
-        while index < scalars.count {
-            let scalar = scalars[index]
-            if scalar == "\\", index + 1 < scalars.count {
-                let next = scalars[index + 1]
-                index += 2
-                switch next {
-                case "s": out += inClass ? whitespaceMembers : "[" + whitespaceMembers + "]"
-                case "S": out += "[^" + whitespaceMembers + "]"
-                case "c" where index < scalars.count && isASCIILetter(scalars[index]):
-                    out += "\\u{" + String(scalars[index].value % 32, radix: 16) + "}"
-                    index += 1
-                default:
-                    out += "\\"
-                    out.unicodeScalars.append(next)
-                    // `\p{…}`, `\P{…}`, `\u{…}`: the braces belong to the escape, not a quantifier.
-                    if "pPu".unicodeScalars.contains(next), index < scalars.count, scalars[index] == "{",
-                        let close = scalars[index...].firstIndex(of: "}")
-                    {
-                        out += String(String.UnicodeScalarView(scalars[index...close]))
-                        index = close + 1
-                    }
-                }
-                continue
-            }
-            index += 1
-            if inClass {
-                switch scalar {
-                case "]":
-                    inClass = false
-                    out += "]"
-                case "[", "&", "~":
-                    out += "\\"
-                    out.unicodeScalars.append(scalar)
-                default: out.unicodeScalars.append(scalar)
-                }
-                continue
-            }
-            switch scalar {
-            case "[":
-                if index < scalars.count, scalars[index] == "]" {
-                    out += "(?!)"
-                    index += 1
-                } else if index + 1 < scalars.count, scalars[index] == "^", scalars[index + 1] == "]" {
-                    out += #"[\u{0}-\u{10FFFF}]"#
-                    index += 2
-                } else {
-                    inClass = true
-                    out += "["
-                    if index < scalars.count, scalars[index] == "^" {
-                        out += "^"
-                        index += 1
-                    }
-                }
-            case "{":
-                if let end = quantifierEnd(scalars, from: index) {
-                    out += "{" + String(String.UnicodeScalarView(scalars[index...end]))
-                    index = end + 1
-                } else {
-                    out += "\\{"
-                }
-            case "}":
-                out += "\\}"
-            default:
-                out.unicodeScalars.append(scalar)
-            }
+    /// Whether the pattern matches anywhere in `text` (patterns are not implicitly anchored),
+    /// or that the step limit ran out before the matcher could tell.
+    func matches(_ text: String) -> PatternMatch {
+        guard var matcher = ECMARegexMatcher(program: program, text: text) else {
+            return .exhausted(steps: 0)
         }
-        return out
-    }
-
-    /// The index of the "}" closing a quantifier whose "{" came just before `start`: digits,
-    /// optionally "," and more digits; nil when the text there is not a quantifier.
-    private static func quantifierEnd(_ scalars: [Unicode.Scalar], from start: Int) -> Int? {
-        var index = start
-        var leadingDigits = 0
-        while index < scalars.count, isASCIIDigit(scalars[index]) {
-            index += 1
-            leadingDigits += 1
+        switch matcher.run() {
+        case true?: return .match
+        case false?: return .noMatch
+        case nil: return .exhausted(steps: matcher.stepLimit)
         }
-        guard leadingDigits > 0, index < scalars.count else { return nil }
-        if scalars[index] == "," {
-            index += 1
-            while index < scalars.count, isASCIIDigit(scalars[index]) { index += 1 }
-        }
-        return index < scalars.count && scalars[index] == "}" ? index : nil
-    }
-
-    private static func isASCIIDigit(_ scalar: Unicode.Scalar) -> Bool { ("0"..."9").contains(scalar) }
-    private static func isASCIILetter(_ scalar: Unicode.Scalar) -> Bool {
-        ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar)
     }
 }
 
+/// The outcome of matching a pattern against a text.
+enum PatternMatch: Equatable, Sendable {
+    case match
+    case noMatch
+    /// The matcher gave up after `steps` steps (a pattern with backreferences that backtracks
+    /// too much, see `ECMARegex.stepBudget`): neither answer is known.
+    case exhausted(steps: Int)
+}
+
 /// Why a pattern did not compile.
-struct ECMARegexError: Error {
-    let reason: String
+enum ECMARegexError: Error, Equatable {
+    /// Text that is not an ECMA-262 pattern (with the `u` flag); `offset` counts code points
+    /// from 0.
+    case syntax(String, offset: Int)
+    /// A `\p{…}` property of ECMA-262 that this engine cannot test.
+    case unsupportedProperty(String, offset: Int)
+    /// Groups and lookarounds nested deeper than `ECMARegex.maxNestingDepth`.
+    case nestedTooDeep(limit: Int, offset: Int)
+    /// More instructions than `ECMARegex.maxProgramSize`.
+    case programTooLarge(limit: Int)
+
+    /// One line, e.g. "missing ')' to close the group opened at offset 0".
+    var reason: String {
+        switch self {
+        case .syntax(let message, let offset):
+            "\(message) at offset \(offset)"
+        case .unsupportedProperty(let name, let offset):
+            "Unicode property '\(name)' at offset \(offset) is not supported"
+        case .nestedTooDeep(let limit, let offset):
+            "groups nested deeper than \(limit) levels at offset \(offset)"
+        case .programTooLarge(let limit):
+            "pattern too large: it compiles to more than \(limit) instructions "
+                + "(counted repetition is expanded: x{n,m} costs m copies of x)"
+        }
+    }
 }

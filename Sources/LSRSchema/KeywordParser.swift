@@ -75,14 +75,14 @@ struct KeywordParser {
             case "patternProperties":
                 var compiled: [(pattern: ECMARegex, schema: NodeID)] = []
                 for (pattern, schema) in try schemaMap(name, value, &compiler) {
-                    compiled.append((try regex(pattern, at: position.location + "/" + name), schema))
+                    compiled.append((try compiler.regex(pattern, at: position.location + "/" + name), schema))
                 }
                 keywords.append(Keyword(name: name, kind: .patternProperties(compiled)))
             case "additionalProperties":
                 let declared = Set((object["properties"]?.objectValue?.keys ?? []).map(CodePoints.init))
                 var patterns: [ECMARegex] = []
                 for pattern in object["patternProperties"]?.objectValue?.keys ?? [] {
-                    patterns.append(try regex(pattern, at: position.location + "/patternProperties"))
+                    patterns.append(try compiler.regex(pattern, at: position.location + "/patternProperties"))
                 }
                 let kind = KeywordKind.additionalProperties(
                     try schema(value, &compiler, name), declared: declared, patterns: patterns)
@@ -95,7 +95,7 @@ struct KeywordParser {
                 unevaluated.append(
                     Keyword(name: name, kind: .unevaluatedProperties(try schema(value, &compiler, name))))
             default:
-                if let keyword = try assertion(name, value) { keywords.append(keyword) }
+                if let keyword = try assertion(name, value, &compiler) { keywords.append(keyword) }
             }
         }
         if let conditionalIndex, let ifSchema {
@@ -106,7 +106,9 @@ struct KeywordParser {
 
     /// The validation-vocabulary keywords (Validation 2020-12 §6); nil for keywords that only
     /// annotate or that this validator does not know.
-    private func assertion(_ name: String, _ value: JSONValue) throws(SchemaError) -> Keyword? {
+    private func assertion(_ name: String, _ value: JSONValue, _ compiler: inout SchemaCompiler) throws(SchemaError)
+        -> Keyword?
+    {
         let kind: KeywordKind
         switch name {
         case "type":
@@ -148,7 +150,7 @@ struct KeywordParser {
             return nil
         case "pattern":
             guard let pattern = value.stringValue else { throw invalid(name, "a string") }
-            kind = .pattern(try regex(pattern, at: position.location + "/" + name))
+            kind = .pattern(try compiler.regex(pattern, at: position.location + "/" + name))
         case "uniqueItems":
             guard let unique = value.boolValue else { throw invalid(name, "a boolean") }
             guard unique else { return nil }
@@ -223,13 +225,5 @@ struct KeywordParser {
             names.append(text)
         }
         return names
-    }
-
-    private func regex(_ pattern: String, at location: String) throws(SchemaError) -> ECMARegex {
-        do {
-            return try ECMARegex(pattern)
-        } catch {
-            throw .invalidPattern(location: location, pattern: pattern, reason: error.reason)
-        }
     }
 }

@@ -164,14 +164,29 @@ extension Evaluator {
             }
         case .patternProperties(let patterns):
             for member in object.members {
-                for entry in patterns where entry.pattern.matches(member.key) {
-                    outcome.errors += memberErrors(entry.schema, member, keyword: entry.pattern.source, forbidden: nil)
-                    if collectsAnnotations { outcome.evaluatedProperties.insert(CodePoints(member.key)) }
+                for entry in patterns {
+                    switch entry.pattern.matches(member.key) {
+                    case .noMatch:
+                        continue
+                    case .match:
+                        outcome.errors += memberErrors(
+                            entry.schema, member, keyword: entry.pattern.source, forbidden: nil)
+                        if collectsAnnotations { outcome.evaluatedProperties.insert(CodePoints(member.key)) }
+                    case .exhausted(let steps):
+                        let name = "property name \(shortJSON(.string(member.key)))"
+                        outcome.errors.append(
+                            undecided(
+                                error(
+                                    patternGaveUp(name, entry.pattern, steps: steps), at: .member(member.key),
+                                    keyword: entry.pattern.source)))
+                    }
                 }
             }
         case .additionalProperties(let id, let declared, let patterns):
+            // A name that no pattern matched but one gave up on is neither additional nor not;
+            // the sibling patternProperties, which has the same patterns, reports it.
             for member in object.members
-            where !declared.contains(CodePoints(member.key)) && !patterns.contains(where: { $0.matches(member.key) }) {
+            where !declared.contains(CodePoints(member.key)) && anyPattern(patterns, matches: member.key) == .noMatch {
                 outcome.errors += memberErrors(id, member, keyword: nil, forbidden: "additionalProperties is false")
                 if collectsAnnotations { outcome.evaluatedProperties.insert(CodePoints(member.key)) }
             }
@@ -208,6 +223,19 @@ extension Evaluator {
             return [error(message, at: .member(member.key))]
         }
         return evaluate(id, member.value, keyword: keyword, member: .member(member.key)).errors
+    }
+
+    /// `.match` when some pattern matches `name`; otherwise `.exhausted` when one gave up.
+    private func anyPattern(_ patterns: [ECMARegex], matches name: String) -> PatternMatch {
+        var result = PatternMatch.noMatch
+        for pattern in patterns {
+            switch pattern.matches(name) {
+            case .match: return .match
+            case .exhausted(let steps): result = .exhausted(steps: steps)
+            case .noMatch: break
+            }
+        }
+        return result
     }
 
     private func isFalseSchema(_ id: NodeID) -> Bool {

@@ -4,7 +4,7 @@ import LSRFormats
 /// keyword applies only to the kinds of value it is about (`minLength` passes numbers, §6.3),
 /// so a type mismatch is reported once, by `type`.
 extension Evaluator {
-    func applyAssertion(_ kind: KeywordKind, _ value: JSONValue, into outcome: inout Outcome) {
+    mutating func applyAssertion(_ kind: KeywordKind, _ value: JSONValue, into outcome: inout Outcome) {
         switch kind {
         case .type(let types):
             if !types.contains(where: { $0.admits(value) }) {
@@ -43,9 +43,15 @@ extension Evaluator {
             }
         case .pattern(let regex):
             guard case .string(let text) = value else { return }
-            if !regex.matches(text) {
+            switch regex.matches(text) {
+            case .match:
+                break
+            case .noMatch:
                 outcome.errors.append(
                     error("string \(shortJSON(value)) does not match the pattern \(quoted(regex.source))"))
+            case .exhausted(let steps):
+                outcome.errors.append(
+                    undecided(error(patternGaveUp("string \(shortJSON(value))", regex, steps: steps))))
             }
         case .maxItems, .minItems, .uniqueItems:
             assertArray(kind, value, into: &outcome)

@@ -12,7 +12,12 @@ import LSRFormats
 /// Supported: the core, applicator, unevaluated and validation vocabularies of JSON Schema
 /// Core / Validation 2020-12. `format`, `content*`, `title` and the other meta-data keywords
 /// are annotations and never fail; `$vocabulary` is not honoured (all vocabularies are on).
-/// Patterns run on Swift's `Regex`, configured and rewritten for ECMA-262 semantics (`ECMARegex`).
+/// Patterns are ECMA-262 regular expressions (`u` flag semantics, ECMA-262 §22.2) run on an engine
+/// of this module (`ECMARegex`) whose work is bounded: memoized, hence linear in the string,
+/// without backreferences (the bit-state backtracker of RE2 and Go's regexp/backtrack.go), and
+/// stopped after `ECMARegex.stepBudget` steps with them, in which case the value fails with a
+/// "could not be checked … gave up" error wherever the pattern sits. A pattern compiling to more
+/// than `ECMARegex.maxProgramSize` instructions is refused.
 public struct JSONSchema: Sendable {
     /// Deepest nesting of subschemas accepted when compiling.
     public static let maxSchemaDepth = 512
@@ -48,7 +53,7 @@ public struct JSONSchema: Sendable {
         var evaluator = Evaluator(graph: graph)
         let outcome = evaluator.evaluate(graph.root, instance)
         if let stop = evaluator.depthExceeded { return [stop] }
-        return outcome.errors
+        return outcome.errors + evaluator.undecidedErrors(missingFrom: outcome.errors)
     }
 
     /// Whether `instance` is valid: `validate(instance).isEmpty`.

@@ -17,6 +17,12 @@ struct SchemaCompiler {
     private var nodeByPointer: [PointerKey: NodeID] = [:]
     private var pending: [PendingReference] = []
     private var metaSchemasLoaded = false
+    /// Compiled patterns by their text: `additionalProperties` reuses its sibling
+    /// `patternProperties`' keys, and a schema often repeats a pattern. Keyed by code points:
+    /// `String`'s == would take "é" and "e\u{301}", which match different texts, for one.
+    private var patterns: [CodePoints: ECMARegex] = [:]
+    /// Instructions of all distinct patterns so far, held under `ECMARegex.maxProgramSizePerSchema`.
+    private var patternInstructions = 0
 
     private struct PointerKey: Hashable {
         let resource: ResourceID
@@ -155,6 +161,26 @@ struct SchemaCompiler {
             }
         }
         return SchemaGraph(nodes: nodes, resources: resources, root: root, usesUnevaluated: usesUnevaluated)
+    }
+
+    /// The compiled form of `pattern`, found at `location` (for errors).
+    mutating func regex(_ pattern: String, at location: String) throws(SchemaError) -> ECMARegex {
+        if let compiled = patterns[CodePoints(pattern)] { return compiled }
+        let compiled: ECMARegex
+        do {
+            compiled = try ECMARegex(pattern)
+        } catch {
+            throw .invalidPattern(location: location, pattern: pattern, reason: error.reason)
+        }
+        patternInstructions += compiled.program.instructions.count
+        guard patternInstructions <= ECMARegex.maxProgramSizePerSchema else {
+            throw .invalidPattern(
+                location: location, pattern: pattern,
+                reason: "the schema's patterns together compile to more than "
+                    + "\(ECMARegex.maxProgramSizePerSchema) instructions")
+        }
+        patterns[CodePoints(pattern)] = compiled
+        return compiled
     }
 
     // MARK: - Registry

@@ -104,6 +104,12 @@ func quoted(_ name: String) -> String {
     return out + "'"
 }
 
+/// "string "aaa…b" could not be checked against the pattern '^(a+)+\1$': gave up after 1000000 steps":
+/// the message of a pattern whose matcher ran out of steps (`PatternMatch.exhausted`).
+func patternGaveUp(_ subject: String, _ regex: ECMARegex, steps: Int) -> String {
+    "\(subject) could not be checked against the pattern \(quoted(regex.source)): gave up after \(steps) steps"
+}
+
 /// "1 item", "2 items".
 func counted(_ count: Int, _ noun: String) -> String {
     count == 1 ? "1 \(noun)" : "\(count) \(noun == "property" ? "properties" : noun + "s")"

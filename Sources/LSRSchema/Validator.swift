@@ -59,6 +59,10 @@ struct Evaluator {
     private var depth = 0
     /// Set once evaluation passed `JSONSchema.maxEvaluationDepth`; everything then unwinds.
     private(set) var depthExceeded: ValidationError?
+    /// Errors of patterns that gave up (`PatternMatch.exhausted`). A `not`, `anyOf`, `oneOf`,
+    /// `if` or `contains` would read such an error as "does not match" and might drop it; the
+    /// answer is unknown, so these errors reach the result wherever they occurred.
+    private var undecidedPatterns: [ValidationError] = []
 
     init(graph: SchemaGraph) {
         self.graph = graph
@@ -164,6 +168,20 @@ struct Evaluator {
             if let node = graph.resources[resource].dynamicAnchors[anchor] { return .node(node) }
         }
         return target
+    }
+
+    /// Records `failure`, the error of a pattern that gave up, and returns it.
+    mutating func undecided(_ failure: ValidationError) -> ValidationError {
+        undecidedPatterns.append(failure)
+        return failure
+    }
+
+    /// The errors of patterns that gave up which `errors` (the root's) lacks, because a
+    /// combinator dropped them; one per location.
+    func undecidedErrors(missingFrom errors: [ValidationError]) -> [ValidationError] {
+        guard !undecidedPatterns.isEmpty else { return [] }
+        var reported = Set(errors.map { $0.instanceLocation + "\u{0}" + $0.keywordLocation })
+        return undecidedPatterns.filter { reported.insert($0.instanceLocation + "\u{0}" + $0.keywordLocation).inserted }
     }
 
     // MARK: - Locations
