@@ -19,8 +19,12 @@ import LSRFormats
 /// "could not be checked … gave up" error wherever the pattern sits. A pattern compiling to more
 /// than `ECMARegex.maxProgramSize` instructions is refused.
 public struct JSONSchema: Sendable {
-    /// Deepest nesting of subschemas accepted when compiling.
-    public static let maxSchemaDepth = 512
+    /// Deepest nesting of subschemas accepted when compiling. A parsed document stops at JSON
+    /// depth 64 first (JSON.parse); this bounds values built in memory, whose compilation
+    /// recurses once per level: 128 leaves room on a 512 KiB thread stack even in a debug
+    /// build, where 500 levels overflowed a Swift Testing worker thread (found writing
+    /// `compilingStopsAtTheDepthLimit`, when the limit was 512).
+    public static let maxSchemaDepth = 128
     /// Deepest evaluation accepted: each subschema applied on the way down counts one level,
     /// so `{"$ref": "#"}`, which applies itself forever to the same value, stops here with one
     /// clear error. Reaching it takes about 0.4 MiB of stack in release builds (3 MiB in

@@ -266,6 +266,19 @@ import Testing
             ])
     }
 
+    /// A schema value nested deeper than `maxSchemaDepth` (built in memory: parsed JSON stops
+    /// at depth 64 first) is refused while compiling, before the recursion goes further.
+    @Test func compilingStopsAtTheDepthLimit() throws {
+        var value: JSONValue = ["type": "integer"]
+        for _ in 0..<(JSONSchema.maxSchemaDepth + 1) { value = ["not": value] }
+        #expect(throws: SchemaError.tooDeep(
+            location: "/" + Array(repeating: "not", count: JSONSchema.maxSchemaDepth + 1).joined(separator: "/"),
+            limit: JSONSchema.maxSchemaDepth)) { try JSONSchema(value) }
+        var shallow: JSONValue = ["type": "integer"]
+        for _ in 0..<JSONSchema.maxSchemaDepth { shallow = ["not": shallow] }
+        #expect(try JSONSchema(shallow).isValid(1))  // 128 `not`s: an even number
+    }
+
     @Test func recursionGuardStopsSelfReference() throws {
         let limit = JSONSchema.maxEvaluationDepth
         let message =
