@@ -77,26 +77,35 @@ import Testing
     }
 
     /// As a user without the rights: an unreadable input, an output directory it cannot create.
+    /// As root the commands run as nobody (`unprivileged`); as another user the modes apply to
+    /// the user itself: either way the directory is read-only and the locked files unreadable.
     @Test func permissionDenied() throws {
         let dir = TemporaryDirectory()
-        chmod(dir.path, 0o755)  // nobody may enter it, but not write in it
+        // Inputs first, while the directory is writable.
         let locked = dir.write(Array(#"{"text": "a", "label": "positive"}"#.utf8 + [10]), to: "locked.jsonl")
-        chmod(locked, 0)
+        let made = try runLSRConv(["init-adapter", "--model", model, "--out", dir.file("a"), "--init", "random"])  // readable by all (umask)
+        #expect(made.status == 0, "\(made.stderr)")
+        let lora = try runLSRConv(["init-adapter", "--model", model, "--out", dir.file("lora"), "--kind", "lora", "--init", "random"])
+        #expect(lora.status == 0, "\(lora.stderr)")
+        let peft = try runLSRConv(["export", "--adapter", dir.file("lora"), "--format", "peft-lora", "--out", dir.file("peft")])
+        #expect(peft.status == 0, "\(peft.stderr)")
+        let checkpoint = dir.write(readFile(model + "/model.safetensors"), to: "locked.safetensors")
+        let tokenizer = dir.file("tokenizer")
+        try FileManager.default.createDirectory(atPath: tokenizer, withIntermediateDirectories: false)
+        for name in ["tokenizer.json", "tokenizer_config.json"] { _ = dir.write(readFile(model + "/" + name), to: "tokenizer/" + name) }
+        for path in [locked, checkpoint, tokenizer + "/tokenizer.json"] { chmod(path, 0) }
+        chmod(dir.path, 0o555)  // others (and the owner, unless root) may enter and read, not write
+        defer { chmod(dir.path, 0o755) }
+
         let out = dir.file("out")
         try fails(["predict", "--model", model, "--data", locked], "\(locked): permission denied", unprivileged: true)
         try fails(["train", "--model", model, "--train", locked, "--out", out], "\(locked): permission denied", unprivileged: true, leaves: [out])
         try fails(["import", model, "--out", out], "\(out): permission denied", unprivileged: true, leaves: [out])
         try fails(["init-adapter", "--model", model, "--out", out], "\(out): permission denied", unprivileged: true, leaves: [out])
-        let made = try runLSRConv(["init-adapter", "--model", model, "--out", dir.file("a"), "--init", "random"])  // readable by all (umask)
-        #expect(made.status == 0, "\(made.stderr)")
         try fails(["export", "--adapter", dir.file("a"), "--format", "delta", "--out", out], "\(out): permission denied", unprivileged: true, leaves: [out])
         try fails(
             ["train", "--model", model, "--train", data, "--out", out, "--max-steps", "1"], "\(out): permission denied", unprivileged: true, leaves: [out])
         try fails(["merge", "--model", model, "--adapter", dir.file("a"), "--out", out], "\(out): permission denied", unprivileged: true, leaves: [out])
-        let lora = try runLSRConv(["init-adapter", "--model", model, "--out", dir.file("lora"), "--kind", "lora", "--init", "random"])
-        #expect(lora.status == 0, "\(lora.stderr)")
-        let peft = try runLSRConv(["export", "--adapter", dir.file("lora"), "--format", "peft-lora", "--out", dir.file("peft")])
-        #expect(peft.status == 0, "\(peft.stderr)")
         try fails(
             ["convert-adapter", "--from", dir.file("peft"), "--out", out, "--model", model, "--separation-rank", "2"], "\(out): permission denied",
             unprivileged: true, leaves: [out])
@@ -106,14 +115,8 @@ import Testing
         try fails(["validate", "--schema", locked, dir.file("a/adapter_config.json")], "\(locked): permission denied", unprivileged: true)
 
         // Unreadable files inside readable inputs: a checkpoint, a tokenizer's file, an adapter's config.
-        let checkpoint = dir.write(readFile(model + "/model.safetensors"), to: "locked.safetensors")
-        chmod(checkpoint, 0)
         try fails(["inspect", checkpoint], "\(checkpoint): permission denied", unprivileged: true)
         try fails(["import", checkpoint, "--out", out], "\(checkpoint): permission denied", unprivileged: true, leaves: [out])
-        let tokenizer = dir.file("tokenizer")
-        try FileManager.default.createDirectory(atPath: tokenizer, withIntermediateDirectories: false)
-        for name in ["tokenizer.json", "tokenizer_config.json"] { _ = dir.write(readFile(model + "/" + name), to: "tokenizer/" + name) }
-        chmod(tokenizer + "/tokenizer.json", 0)
         try fails(["tokenize", "--tokenizer", tokenizer, "--text", "hi"], "\(tokenizer)/tokenizer.json: permission denied", unprivileged: true)
         chmod(dir.file("a/adapter_config.json"), 0)
         try fails(["validate", dir.file("a")], "\(dir.file("a/adapter_config.json")): permission denied", unprivileged: true)

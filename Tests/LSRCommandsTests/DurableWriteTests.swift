@@ -21,14 +21,20 @@ import Testing
     }
 
     /// Runs `arguments` (which write `output` inside `dir`) once unlimited, then again with
-    /// --force under a limit of `blocks` 512-byte blocks: the second must fail with `error` and change nothing.
-    func check(_ dir: TemporaryDirectory, output: String, blocks: Int, _ arguments: [String], error: String) throws {
+    /// --force under a limit of `blocks` 512-byte blocks, or as a user who may not write in
+    /// `dir` (`unprivileged`): the second must fail with `error` and change nothing.
+    func check(
+        _ dir: TemporaryDirectory, output: String, blocks: Int? = nil, unprivileged: Bool = false, _ arguments: [String], error: String
+    ) throws {
         let first = try runLSRConv(arguments)
         #expect(first.status == 0, "\(first.stderr)")
         let before = try snapshot(dir.file(output))
         #expect(!before.isEmpty)
         let entries = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
-        let failed = try runLSRConv(arguments + ["--force"], fileSizeLimitBlocks: blocks)
+        // Read-only for the run (as root it runs as nobody; another user is held by the mode itself).
+        if unprivileged { chmod(dir.path, 0o555) }
+        let failed = try runLSRConv(arguments + ["--force"], fileSizeLimitBlocks: blocks, unprivileged: unprivileged)
+        if unprivileged { chmod(dir.path, 0o755) }
         #expect(failed.status == 1, "\(arguments[0]): \(failed.stderr)")
         #expect(failed.stderr == error)
         let after = try snapshot(dir.file(output))
@@ -62,6 +68,26 @@ import Testing
             dir, output: "delta", blocks: 64,
             ["export", "--adapter", TestPaths.fixture("reference/adapter"), "--format", "delta", "--out", dir.file("delta")],
             error: "error: \(dir.file("delta"))/delta_weights.safetensors: write failed: File too large\n")
+    }
+
+    /// The same replacements as a user who may read the inputs but not write in the output's
+    /// directory (a read-only output directory): refused with the output named, nothing changed.
+    @Test func readOnlyDirectoryKeepsThePreviousOutput() throws {
+        let dir = TemporaryDirectory()
+        chmod(dir.path, 0o755)  // others may enter and read (`check` takes the write permission away)
+        let adapter = dir.file("adapter")
+        try FileManager.default.createDirectory(atPath: adapter, withIntermediateDirectories: false)
+        for name in ["adapter_config.json", "adapter_model.safetensors"] {  // readable by all, whatever the checkout's modes
+            _ = dir.write(readFile(TestPaths.fixture("reference/adapter/" + name)), to: "adapter/" + name)
+            chmod(adapter + "/" + name, 0o644)
+        }
+        let model = TestPaths.fixture("tiny-roberta")
+        try check(dir, output: "m", unprivileged: true, ["import", model + "/model.safetensors", "--out", dir.file("m")],
+            error: "error: \(dir.file("m")): permission denied\n")
+        try check(dir, output: "merged", unprivileged: true, ["merge", "--model", model, "--adapter", adapter, "--out", dir.file("merged")],
+            error: "error: \(dir.file("merged")): permission denied\n")
+        try check(dir, output: "delta", unprivileged: true, ["export", "--adapter", adapter, "--format", "delta", "--out", dir.file("delta")],
+            error: "error: \(dir.file("delta")): permission denied\n")
     }
 
     /// A checkpoint that cannot be written stops training with the error; the checkpoint
