@@ -51,8 +51,8 @@ extension Communicator {
 public enum DistributedError: Error, Equatable, Sendable, CustomStringConvertible {
     /// An MPI call returned an error code; `message` is MPI_Error_string's.
     case mpi(call: String, code: Int32, message: String)
-    /// Launched by mpirun (its environment says `size` ranks) but built without MPI.
-    case notBuiltWithMPI(size: Int)
+    /// Launched as a rank of an MPI job (of `size` ranks, where the launcher says) but built without MPI.
+    case notBuiltWithMPI(size: Int?)
     /// A rank's inputs or settings differ from rank 0's: `what` names the first difference.
     case mismatch(rank: Int, what: String)
     /// `count` other ranks failed a check this rank passed (their messages say why).
@@ -63,7 +63,8 @@ public enum DistributedError: Error, Equatable, Sendable, CustomStringConvertibl
         case .mpi(let call, let code, let message):
             "\(call) failed (MPI error \(code): \(message)): another rank has probably stopped"
         case .notBuiltWithMPI(let size):
-            "launched as one of \(size) MPI ranks, but this lsrconv was built without MPI (install libopenmpi-dev, then rebuild)"
+            "launched as \(size.map { "one of \($0) MPI ranks" } ?? "an MPI rank"), but this lsrconv was built without MPI "
+                + "(install libopenmpi-dev, then rebuild)"
         case .mismatch(_, let what):
             "this rank's settings differ from rank 0's: \(what) (every rank must run the same command on the same files)"
         case .otherRankFailed(let count):

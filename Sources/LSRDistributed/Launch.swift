@@ -4,12 +4,19 @@
 
 /// How this process was started: alone, or as one rank of an MPI job. mpirun (Open MPI) puts
 /// OMPI_COMM_WORLD_SIZE / _RANK / _LOCAL_SIZE in each rank's environment (Open MPI's mpirun(1),
-/// "Exported Environment Variables"); a process without them is a plain one and gets
-/// `SingleProcess` without touching MPI at all (no MPI_Init: a plain run needs no MPI runtime).
+/// "Exported Environment Variables"); a PMIx or PMI launcher (Slurm's `srun --mpi=pmix`, for
+/// one) sets PMIX_RANK or PMI_RANK instead. A process without any of them is a plain one and
+/// gets `SingleProcess` without touching MPI at all (no MPI_Init: a plain run needs no MPI
+/// runtime).
 public enum Launch {
-    /// The job's size as the launcher declared it (nil: not launched by mpirun).
+    /// The job's size as mpirun declared it (nil: not declared, e.g. not launched by mpirun).
     public static var declaredSize: Int? {
         environment("OMPI_COMM_WORLD_SIZE").flatMap { Int($0) }
+    }
+
+    /// Whether a launcher started this process as a rank of an MPI job.
+    public static var launchedAsRank: Bool {
+        declaredSize != nil || environment("PMIX_RANK") != nil || environment("PMI_RANK") != nil
     }
 
     /// How many ranks share this machine (mpirun's OMPI_COMM_WORLD_LOCAL_SIZE; 1 without MPI):
@@ -29,13 +36,13 @@ public enum Launch {
 
     /// The communicator for this process: MPI's when launched by mpirun, else `SingleProcess`.
     public static func communicator() throws(DistributedError) -> any Communicator {
-        guard let size = declaredSize else { return SingleProcess() }
+        guard launchedAsRank else { return SingleProcess() }
         #if canImport(CMPI)
             return try MPICommunicator()
         #else
             // `mpirun -np 1` of a build without MPI is still a correct one-process run.
-            if size == 1 { return SingleProcess() }
-            throw .notBuiltWithMPI(size: size)
+            if declaredSize == 1 { return SingleProcess() }
+            throw .notBuiltWithMPI(size: declaredSize)
         #endif
     }
 
