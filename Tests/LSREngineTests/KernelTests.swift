@@ -8,15 +8,6 @@ import Testing
 /// LowRankDelta) at sizes that reach their 8-lane tails and their splits across workers, which
 /// the small fixtures of BackwardTests and LayerTests do not.
 @Suite struct KernelTests {
-    /// Deterministic values in [-1, 1) (the LCG of LayerTests).
-    func values(_ count: Int, seed: UInt64) -> [Float] {
-        var state = seed
-        return (0..<count).map { _ in
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Float(Int64(bitPattern: state >> 11) % 2_000_000) / 1_000_000 - 1
-        }
-    }
-
     /// GELU backward as it was before 8-lane loads: every SIMD8 filled lane by lane, tail
     /// included. The new form must give the same bits.
     func geluBackwardLaneByLane(_ x: [Float], _ dy: [Float], _ dx: inout [Float]) {

@@ -5,15 +5,6 @@ import Testing
 /// PyTorch parity of the whole stack is in LSRModelTests/ForwardParityTests). Tolerance 1e-5
 /// relative to the values' scale; inputs are deterministic pseudo-random numbers.
 @Suite struct LayerTests {
-    /// Deterministic values in [-1, 1) (a 64-bit LCG; the sequence only needs to be fixed).
-    func values(_ count: Int, seed: UInt64) -> [Float] {
-        var state = seed
-        return (0..<count).map { _ in
-            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-            return Float(Int64(bitPattern: state >> 11) % 2_000_000) / 1_000_000 - 1
-        }
-    }
-
     func maxDifference(_ a: [Float], _ b: [Double]) -> Double { zip(a, b).reduce(0) { max($0, abs(Double($1.0) - $1.1)) } }
 
     @Test(arguments: [1, 3, 70])  // 70 rows crosses the parallel split
