@@ -86,7 +86,6 @@ struct DropoutSites: Sendable, Equatable {
 
     private func mask(_ probability: Float, site: Int, perRow: Int) -> DropoutMask? {
         guard probability > 0 else { return nil }
-        let mask = DropoutMask(probability: probability, seed: settings.seed, stream: stream, site: UInt64(site))
-        return firstRow == 0 ? mask : mask.shifted(by: firstRow * perRow)
+        return DropoutMask(probability: probability, seed: settings.seed, stream: stream, site: UInt64(site)).shifted(by: firstRow * perRow)
     }
 }
