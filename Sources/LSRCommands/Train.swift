@@ -116,6 +116,12 @@ struct Train: ParsableCommand {
             throw code
         } catch {
             if communicator.size > 1 {
+                if case .otherRankFailed? = error as? DistributedError {
+                    // The rank that failed says why and aborts the job, which ends this rank too.
+                    // Aborting first could kill it before its message is out (seen: the test of
+                    // mismatched ranks saw only "1 other rank stopped"); speak only if it never comes.
+                    sleep(10)
+                }
                 let message = (error as? CommandFailure)?.message ?? "\(error)"
                 Output.error("rank \(communicator.rank) of \(communicator.size): \(message)")
                 communicator.abortJob(code: (error as? CommandFailure)?.exitCode ?? 1)
@@ -190,7 +196,8 @@ struct Train: ParsableCommand {
             weights: weights, adapters: adapters, initDescription: initDescription, plan: plan, options: options, labels: labels)
 
         // Every rank must train on the same inputs and settings (rank 0's, which include the seed).
-        try reporting { try DataParallel.checkSame(runSettings, communicator: communicator) }
+        // Not through `reporting`: run() must see `otherRankFailed` as itself (its text is the same).
+        try DataParallel.checkSame(runSettings, communicator: communicator)
 
         // Resume: the checkpoint must come from this run's settings; its tensors replace the fresh ones.
         // Rank 0 reads it; `synchronize` then gives every rank rank 0's starting state.
