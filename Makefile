@@ -173,6 +173,7 @@ venv-torch:
 BENCH ?= forward train data-parallel
 bench: deps venv-torch
 	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product lsrbench $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) build -c release --scratch-path $(BUILD_DIR) --product lsrconv $(SWIFT_BUILD_FLAGS)
 	$(TORCH_VENV)/bin/python bench/run.py --lsrbench $(BUILD_DIR)/release/lsrbench --bench "$(BENCH)"
 
 # After editing schemas/*.schema.json: regenerate the copies compiled into the binary.

@@ -40,6 +40,9 @@ let package = Package(
             name: "CJSONC", pkgConfig: "json-c",
             providers: [.apt(["libjson-c-dev"])]),
 
+        // cpuid, xgetbv and dladdr, which Swift cannot reach (LSREngine/CPUFeatures.swift, OpenBLASBuild.swift).
+        .target(name: "CMachine"),
+
         .systemLibrary(
             name: "CMPI", pkgConfig: "ompi-c",
             providers: [.apt(["libopenmpi-dev"])]),
@@ -53,7 +56,7 @@ let package = Package(
         // f32 buffers, BLAS, threading and the layers (forward beside backward). Knows no files.
         // Swift 5 language mode: kernels hand raw pointers to worker threads (Parallel.swift),
         // which Swift 6's Sendable checking cannot see are disjoint.
-        .target(name: "LSREngine", dependencies: ["COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "LSREngine", dependencies: ["COpenBLAS", "CMachine"], swiftSettings: [.swiftLanguageMode(.v5)]),
         // RoBERTa: config, weight naming, architecture, the model itself on LSREngine.
         .target(name: "LSRModel", dependencies: ["LSRFormats", "LSREngine"]),
         // LSR (and LoRA) adapters: Kronecker-sum factors, ΔW, gradients, files, merge and export.

@@ -255,6 +255,28 @@ def data_parallel_benchmark(args, model_dir: Path):
               f"{100 * step / (step + communicate):.1f}% scaling efficiency, {machines * args.train_batch / (step + communicate):.0f} examples/s.")
 
 
+def machine_report(args):
+    """The facts every figure below depends on, printed first (issue 14): `lsrconv env --json
+    --measure` (CPU, its vector features, OpenBLAS and the core in use, the core OpenBLAS picks
+    alone, sgemm GFLOP/s) and PyTorch's own CPU capability. Also written to out/bench/env.json."""
+    import torch
+
+    lsrconv = Path(args.lsrbench).with_name("lsrconv")
+    env = run_json([str(lsrconv), "env", "--json", "--measure"])
+    env["pytorch"] = {"version": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+                      "mkldnn": torch.backends.mkldnn.is_available(), "threads": torch.get_num_threads()}
+    (ROOT / "out/bench").mkdir(parents=True, exist_ok=True)
+    (ROOT / "out/bench/env.json").write_text(json.dumps(env, indent=2) + "\n")
+    cpu, blas = env["cpu"], env["blas"]
+    features = " ".join(name for name, present in cpu["features"].items() if present) or "no AVX"
+    print(f"Machine: {cpu['model_name']} ({cpu['vendor']} family {cpu['family']} model {cpu['model']}), {cpu['cores']} cores; {features}")
+    default = blas["default_core"] or "not known (OPENBLAS_CORETYPE set)"
+    print(f"BLAS: OpenBLAS {blas['version']}, core {blas['core']} (chosen by {blas['chosen_by']}; OpenBLAS alone: {default}); "
+          + ", ".join(f"sgemm {m['gflops']:.0f} GFLOP/s on {m['threads']} thread{'s' if m['threads'] > 1 else ''}" for m in env.get("sgemm", [])))
+    print(f"PyTorch {torch.__version__}: CPU capability {env['pytorch']['cpu_capability']}, {env['pytorch']['threads']} threads")
+    return env
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--lsrbench", default=str(ROOT / ".build/release/lsrbench"))
@@ -272,6 +294,8 @@ def main():
     if not benches or not benches <= {"forward", "train", "data-parallel"}:
         parser.error(f"--bench {args.bench!r}: forward, train, data-parallel (one or more)")
 
+    machine_report(args)
+    print()
     model_dir = ROOT / "out/bench/roberta-base"
     build_model(model_dir)
     if "forward" in benches:

@@ -15,3 +15,4 @@ static inline void *lsr_mpi_in_place(void) { return MPI_IN_PLACE; }
 static inline int lsr_mpi_success(void) { return MPI_SUCCESS; }
 static inline int lsr_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
 static inline int lsr_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
+static inline int lsr_mpi_max_library_version_string(void) { return MPI_MAX_LIBRARY_VERSION_STRING; }

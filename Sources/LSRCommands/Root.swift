@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import LSRFormats
+import LSRDistributed
+import LSREngine
 import LSRModel
 
 /// The `lsrconv` root command. Subcommands live one per file; libraries never print.
@@ -9,13 +11,18 @@ public struct LSRConv: ParsableCommand {
         commandName: "lsrconv",
         abstract: "Read RoBERTa checkpoints, adapt them with LSR adapters, write files other frameworks use.",
         version: "0.1.0",
-        subcommands: [Inspect.self, Import.self, Predict.self, Tokenize.self, Merge.self, InitAdapter.self, Validate.self, SchemaCommand.self, Export.self, ConvertAdapter.self, Train.self, Eval.self])
+        subcommands: [Env.self, Inspect.self, Import.self, Predict.self, Tokenize.self, Merge.self, InitAdapter.self, Validate.self, SchemaCommand.self, Export.self, ConvertAdapter.self, Train.self, Eval.self])
 
     public init() {}
 
     /// Runs the command line. Every failure ends in one `error:` line on stderr and a non-zero
     /// exit; help and version requests print as usual.
     public static func main() {
+        // First of all: this may start the process again with faster BLAS kernels (BLASKernels).
+        let kernels = BLASKernels.selectAtLaunch()
+        if (Launch.declaredRank ?? 0) == 0 {
+            for warning in kernels.warnings { Output.warning(warning) }
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

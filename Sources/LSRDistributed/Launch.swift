@@ -1,6 +1,9 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+#if canImport(CMPI)
+    import CMPI
+#endif
 
 /// How this process was started: alone, or as one rank of an MPI job. mpirun (Open MPI) puts
 /// OMPI_COMM_WORLD_SIZE / _RANK / _LOCAL_SIZE in each rank's environment (Open MPI's mpirun(1),
@@ -12,6 +15,12 @@ public enum Launch {
     /// The job's size as mpirun declared it (nil: not declared, e.g. not launched by mpirun).
     public static var declaredSize: Int? {
         environment("OMPI_COMM_WORLD_SIZE").flatMap { Int($0) }
+    }
+
+    /// This process's rank as its launcher declared it (OMPI_COMM_WORLD_RANK, PMIX_RANK or
+    /// PMI_RANK), before any MPI call; nil for a plain process.
+    public static var declaredRank: Int? {
+        (environment("OMPI_COMM_WORLD_RANK") ?? environment("PMIX_RANK") ?? environment("PMI_RANK")).flatMap { Int($0) }
     }
 
     /// Whether a launcher started this process as a rank of an MPI job.
@@ -31,6 +40,19 @@ public enum Launch {
             true
         #else
             false
+        #endif
+    }
+
+    /// The MPI library's own description (MPI_Get_library_version, which MPI-3 allows before
+    /// MPI_Init), e.g. "Open MPI v4.1.4, package: Debian OpenMPI, …"; nil without MPI.
+    public static var mpiLibraryVersion: String? {
+        #if canImport(CMPI)
+            var text = [CChar](repeating: 0, count: Int(lsr_mpi_max_library_version_string()) + 1)
+            var length: Int32 = 0
+            guard MPI_Get_library_version(&text, &length) == lsr_mpi_success() else { return nil }
+            return String(cString: text).split(separator: "\n").first.map(String.init)
+        #else
+            return nil
         #endif
     }
 

@@ -54,8 +54,12 @@ public struct RunResult {
 /// Runs the lsrconv binary with `arguments` (no shell), capturing both streams.
 /// `fileSizeLimitBlocks`: run under that RLIMIT_FSIZE in 512-byte blocks (POSIX `ulimit -f`), for
 /// failing writes. `unprivileged`: when the tests run as root, run lsrconv as nobody (util-linux
-/// setpriv), so that file permissions apply to it as they do to a user.
-public func runLSRConv(_ arguments: [String], cwd: String? = nil, fileSizeLimitBlocks: Int? = nil, unprivileged: Bool = false) throws -> RunResult {
+/// setpriv), so that file permissions apply to it as they do to a user. `environment`: variables
+/// to set (a nil value removes one) on top of the test process's own.
+public func runLSRConv(
+    _ arguments: [String], cwd: String? = nil, fileSizeLimitBlocks: Int? = nil, unprivileged: Bool = false,
+    environment: [String: String?] = [:]
+) throws -> RunResult {
     let process = Process()
     var command = [TestPaths.binary] + arguments
     if unprivileged && geteuid() == 0 {
@@ -68,6 +72,11 @@ public func runLSRConv(_ arguments: [String], cwd: String? = nil, fileSizeLimitB
     process.executableURL = URL(fileURLWithPath: command[0])
     process.arguments = Array(command.dropFirst())
     if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+    if !environment.isEmpty {
+        var merged = ProcessInfo.processInfo.environment
+        for (name, value) in environment { merged[name] = value }
+        process.environment = merged
+    }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out

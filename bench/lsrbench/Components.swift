@@ -282,5 +282,5 @@ func components(_ args: Arguments) throws {
                 ]
             }),
     ]
-    print(JSON.serialize(result, style: .pretty))
+    report(result)
 }

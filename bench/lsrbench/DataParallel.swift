@@ -74,7 +74,7 @@ func dataParallel(_ args: Arguments) throws {
             "trained_parameters": JSONValue(session.training.optimizer.parameters.reduce(0) { $0 + $1.values.count }),
             "adapter_parameters": JSONValue(session.training.adapters.parameterCount),
         ]
-        print(JSON.serialize(result, style: .pretty))
+        report(result)
     }
     communicator.finish()
 }

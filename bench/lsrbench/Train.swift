@@ -83,5 +83,5 @@ func train(_ args: Arguments) throws {
         "rss_anon_end_kib": JSONValue(statusKiB("RssAnon")), "rss_file_end_kib": JSONValue(statusKiB("RssFile")),
         "blas": .string(BLAS.configuration),
     ]
-    print(JSON.serialize(result, style: .pretty))
+    report(result)
 }

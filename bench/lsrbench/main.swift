@@ -188,8 +188,22 @@ func forward(_ args: Arguments) throws {
         "blas": .string(BLAS.configuration),
         "logit0": .double(Double(workspace?.logits.pointer[0] ?? .nan)),
     ]
-    print(JSON.serialize(result, style: .pretty))
+    report(result)
 }
+
+/// Prints a mode's result as one JSON document, with the kernels in force (`BLASKernels`: the
+/// choice lsrconv makes at launch) added to it.
+func report(_ result: JSONValue) {
+    guard var object = result.objectValue else { return print(JSON.serialize(result, style: .pretty)) }
+    let choice = BLASKernels.choice
+    object["blas_core"] = .string(choice.coreInUse)
+    object["blas_core_chosen_by"] = .string(choice.source.rawValue)
+    object["blas_default_core"] = choice.openBLASDefault.map { .string($0) } ?? .null
+    print(JSON.serialize(.object(object), style: .pretty))
+}
+
+// First: the same kernel choice as lsrconv (may start this process again with faster kernels).
+for warning in BLASKernels.selectAtLaunch().warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
 
 do {
     let args = try Arguments(CommandLine.arguments)
