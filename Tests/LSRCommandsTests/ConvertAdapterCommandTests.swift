@@ -85,6 +85,10 @@ import Testing
             #expect(set.modules.map(\.name) == Self.modules)
             #expect(set.head?.tensors.map(\.name).sorted() == ["classifier.dense.bias", "classifier.dense.weight", "classifier.out_proj.bias", "classifier.out_proj.weight"])
             #expect(set.head?.id2label == [0: "LABEL_0", 1: "LABEL_1"])
+            // At full separation rank the factors are R's whole SVD (n = 16): exact up to
+            // sgesvd's backward error p(n)·u and the 16-term sums that materialise Up and Down
+            // (≤ 17u·Σ|terms| per element), then ΔW's 4-term products: ~1e-6 relative (≤ 1.2e-6
+            // measured under Zen, Sandybridge and Prescott kernels, in this process and the binary).
             for m in set.modules {
                 let expected = loraDelta(lora.b[m.name]!, lora.a[m.name]!, scaling: Float(Self.alpha) / Float(Self.rank))
                 let error = KroneckerApproximation.relativeError(m.deltaW(scaling: set.hyperparameters.scaling).array, expected)
@@ -119,21 +123,34 @@ import Testing
         }
         let printed = try #require(try JSON.parse(result.stdout)["errors"]?.arrayValue)
         #expect(printed.count == 4)
+        let written = try AdapterFile.read(dir.file("lsr"))
         for entry in printed {
             let name = try #require(entry["name"]?.stringValue)
             // Auto splits: 64 = 8·8, r 4 = 2·2.
             let up = try KroneckerApproximation.approximate(lora.b[name]!, a: 8, b: 2, c: 8, d: 2, terms: 1)
             let down = try KroneckerApproximation.approximate(lora.a[name]!, a: 2, b: 8, c: 2, d: 8, terms: 1)
-            let upM = up.sum.materialized()
-            let downM = down.sum.materialized()
-            let approximated = loraDelta(upM, downM, scaling: 1)
-            let delta = KroneckerApproximation.relativeError(approximated, loraDelta(lora.b[name]!, lora.a[name]!, scaling: 1))
+            let module = try #require(written.modules.first { $0.name == name })
+            let delta = KroneckerApproximation.relativeError(module.deltaW(scaling: 1).array, loraDelta(lora.b[name]!, lora.a[name]!, scaling: 1))
             let upError = try #require(entry["up_error"]?.doubleValue)
             let downError = try #require(entry["down_error"]?.doubleValue)
             let deltaError = try #require(entry["delta_error"]?.doubleValue)
-            #expect(abs(upError - up.relativeError) < 1e-9 && abs(upError - up.predictedError) < 1e-5, "\(name) up")
-            #expect(abs(downError - down.relativeError) < 1e-9 && abs(downError - down.predictedError) < 1e-5, "\(name) down")
-            #expect(abs(deltaError - delta) < 1e-6, "\(name) ΔW \(deltaError) vs \(delta)")
+            // The binary may run other BLAS kernels than this process (it relaunches itself on
+            // faster ones, issue 14), so its sgesvd is not the one run here. sgesvd is backward
+            // stable: its terms are exact for R + E, ‖E‖ ≤ p(n)·u·‖R‖ (n = 16, LAPACK's p(n) a
+            // modest function of n), so σ moves by ≤ ‖E‖ (Weyl), the truncation error by ≤ 2‖E‖
+            // (Mirsky), and materialising the factors rounds by 2u: the printed Up and Down errors
+            // are within (4·p(n) + 4)·u of the ones here and of the σ tail, ≤ 4e-6 for p(n) ≤ n.
+            // ΔW's error is not stationary in the factors (it moves with singular vectors, by up
+            // to ‖E‖ over the relative gap σ₁ − σ₂, ≥ 0.04 here), so it is recomputed from the
+            // factors the binary wrote: its two (α/r)·B·A products (4 terms) round by ≤ 4u·|B||A|
+            // on each side, ‖|B||A|‖ ≲ 2‖B·A‖ for these random factors: ≤ ~2e-6 relative.
+            let tolerance = 1e-5
+            for (what, printed, direct) in [
+                ("up", upError, up.relativeError), ("up σ tail", upError, up.predictedError), ("down", downError, down.relativeError),
+                ("down σ tail", downError, down.predictedError), ("ΔW", deltaError, delta),
+            ] {
+                #expect(abs(printed - direct) < tolerance, "\(name) \(what): printed \(printed), here \(direct)")
+            }
             #expect(upError > 0.01 && downError > 0.01 && deltaError > 0.01)
         }
         // The text output prints the same numbers.
@@ -159,7 +176,8 @@ import Testing
         #expect(set.hyperparameters.alpha == 16)
         let m = set.modules[0]
         let expected = loraDelta(lora.b[m.name]!, lora.a[m.name]!, scaling: Float(Self.alpha) / Float(Self.rank).squareRoot())
-        #expect(KroneckerApproximation.relativeError(m.deltaW(scaling: set.hyperparameters.scaling).array, expected) < 1e-5)
+        let error = KroneckerApproximation.relativeError(m.deltaW(scaling: set.hyperparameters.scaling).array, expected)
+        #expect(error < 1e-5, "ΔW relative error \(error)")  // as in fullSeparationRankReproducesDeltaW
     }
 
     @Test func badInputWritesNothing() throws {

@@ -7,7 +7,9 @@ import Testing
 
 /// `lsrconv export` of the PyTorch-written adapter (Fixtures/reference/adapter): the dense ΔW
 /// and the PEFT factors give the reference ΔW (`<module>.delta_w` in
-/// Fixtures/reference/adapted.safetensors, tolerance 1e-5), the PEFT config carries PEFT's fields,
+/// Fixtures/reference/adapted.safetensors, tolerance 1e-5: the f32 sums of ΔW in any order, with
+/// or without FMA, stay within 2.9e-6 of torch's, see AdaptedForwardTests.deltaWMatchesTorch),
+/// the PEFT config carries PEFT's fields,
 /// the lsr copy reads back identical, and a failure writes nothing. That PEFT itself loads the
 /// export is `make interop-torch` (Tests/interop/check_torch.py).
 @Suite struct ExportCommandTests {
@@ -71,6 +73,7 @@ import Testing
             let b = try #require(weights[prefix + ".lora_B.weight"])
             #expect(a.shape == [4, 64] && b.shape == [64, 4] && a.dtype == .f32 && b.dtype == .f32)
             let (av, bv) = (try floats(weights, prefix + ".lora_A.weight"), try floats(weights, prefix + ".lora_B.weight"))
+            // B·A summed here in f32 (one of the orders AdaptedForwardTests' 1e-5 covers).
             var delta = [Float](repeating: 0, count: 64 * 64)
             for i in 0..<64 {
                 for j in 0..<64 {

@@ -7,8 +7,9 @@ import Testing
 
 /// `lsrconv merge` of the PyTorch-written adapter (Fixtures/reference/adapter, see
 /// Fixtures/generate/adapter_reference.py) into the tiny model: the merged directory gives the
-/// logits transformers gave with W + ΔW (tolerance 1e-4), every other tensor is the base's byte
-/// for byte, and the record names what was merged.
+/// logits transformers gave with W + ΔW (tolerance 1e-4), the merged weights are torch's W + ΔW
+/// (tolerance 1e-5 plus one ulp), every other tensor is the base's byte for byte, and the record
+/// names what was merged.
 @Suite struct MergeCommandTests {
     static let adapter = TestPaths.fixture("reference/adapter")
     static let model = TestPaths.fixture("tiny-roberta")
@@ -30,10 +31,15 @@ import Testing
             TokenBatch(
                 ids: try floats(batch, "input_ids").map { Int32($0) }, mask: try floats(batch, "attention_mask").map { Int32($0) },
                 batch: shape[0], length: shape[1]))
-        let d = zip(ws.logits.array, try floats(reference, "logits")).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+        // The tolerance of ForwardParityTests (the merged model is a plain f32 model).
+        let d = maxAbsDifference(ws.logits.array, try floats(reference, "logits"))
         #expect(d <= 1e-4, "logits: max |Δ| = \(d)")
 
-        // Adapted weights are W + ΔW (f32 sums, exact up to one rounding); the rest is untouched.
+        // Adapted weights are W + ΔW, the rest is untouched. lsrconv's ΔW comes from its own
+        // Kronecker sums and sgemm, torch's delta_w from torch's: they agree to the 1e-5 of
+        // AdaptedForwardTests.deltaWMatchesTorch (argued there), not bit for bit (issue 14: other
+        // BLAS kernels round and sum in other orders). Each side then rounds W + ΔW once, half an
+        // ulp of |W + ΔW| < 16 each: one ulp of the largest merged value is added.
         let base = try Checkpoint.open(Self.model)
         let out = try Checkpoint.open(dir.file("merged"))
         let adapted = Set((0..<2).flatMap { l in ["query", "value"].map { "roberta.encoder.layer.\(l).attention.self.\($0)" } })
@@ -41,7 +47,9 @@ import Testing
             let module = String(tensor.name.dropLast(".weight".count))
             if tensor.name.hasSuffix(".weight"), adapted.contains(module) {
                 let expected = zip(try floats(base, tensor.name), try floats(reference, module + ".delta_w")).map { $0 + $1 }
-                #expect(try floats(out, tensor.name) == expected, "\(tensor.name)")
+                let tolerance = 1e-5 + expected.reduce(Float(0)) { max($0, abs($1)) }.ulp
+                let d = maxAbsDifference(try floats(out, tensor.name), expected)
+                #expect(d <= tolerance, "\(tensor.name): max |Δ| = \(d), tolerance \(tolerance)")
             } else {
                 #expect(try #require(out[tensor.name]).bytes.buffer.elementsEqual(tensor.bytes.buffer), "\(tensor.name) changed")
             }

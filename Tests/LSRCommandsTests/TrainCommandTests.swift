@@ -6,8 +6,9 @@ import Testing
 /// `lsrconv train` end to end on a keyword task written here (the label is which of two words a
 /// sentence holds). What must hold: the loss falls, the adapter it writes is valid for the model,
 /// and merging it then predicting gives the accuracy train's own evaluation reported (two
-/// independent paths: adapter terms during training, W + ΔW after merge). The trajectory itself
-/// is checked against PyTorch in LSRTrainTests/TrajectoryTests.
+/// independent paths: adapter terms during training, W + ΔW after merge; they may disagree only
+/// on a row whose logits tie to rounding). The trajectory itself is checked against PyTorch in
+/// LSRTrainTests/TrajectoryTests.
 @Suite struct TrainCommandTests {
     func rows(_ count: Int, offset: Int) -> String {
         let words = ["the", "a", "film", "story", "actor", "plot", "music", "scene", "day", "night", "city", "river"]
@@ -39,7 +40,9 @@ import Testing
         let accuracy = try #require(metrics.last?["eval_accuracy"]?.doubleValue)
 
         // `eval` with the written adapter (factors and head from the files) gives train's last
-        // evaluation: loss, accuracy, F1 and MCC.
+        // evaluation: loss, accuracy, F1 and MCC. The same binary in the same environment (so on
+        // the same kernels) with the same f32 factors; only the eval batches may group rows
+        // otherwise: the loss agrees to ~1e-9, the metrics come from the same predictions.
         let eval = try runLSRConv(["eval", "--model", model, "--adapter", dir.file("adapter"), "--data", dev, "--json"])
         #expect(eval.status == 0, "\(eval.stderr)")
         let evaluated = try JSON.parse(eval.stdout)
@@ -55,10 +58,21 @@ import Testing
         #expect(merge.status == 0, "\(merge.stderr)")
         let predict = try runLSRConv(["predict", "--model", dir.file("merged"), "--data", dev])
         #expect(predict.status == 0, "\(predict.stderr)")
-        let predicted = try predict.stdout.split(separator: "\n").map { try JSON.parse(String($0))["label"]?.stringValue ?? "" }
+        let predictions = try predict.stdout.split(separator: "\n").map { try JSON.parse(String($0)) }
+        let predicted = predictions.map { $0["label"]?.stringValue ?? "" }
         let truth = try rows(16, offset: 32).split(separator: "\n").map { try JSON.parse(String($0))["label"]?.stringValue ?? "" }
-        let merged = Double(zip(predicted, truth).filter { $0 == $1 }.count) / Double(truth.count)
-        #expect(merged == accuracy, "merged model accuracy \(merged), train's evaluation \(accuracy)")
+        #expect(predicted.count == truth.count, "\(predict.stdout)")
+        let correct = zip(predicted, truth).filter { $0 == $1 }.count
+        // W + ΔW rounded once and the adapter term x·Downᵀ·Upᵀ added to x·Wᵀ are two f32 sums of
+        // the same logits, apart by far less than ForwardParityTests' 1e-4: only a row whose two
+        // logits are closer than that may take the other label. Such rows may account for a
+        // difference; otherwise the counts agree exactly.
+        let ties = predictions.filter { row in
+            let logits = row["logits"]?.arrayValue?.compactMap(\.doubleValue) ?? []
+            return logits.count != 2 || abs(logits[0] - logits[1]) <= 1e-4
+        }.count
+        let trained = Int((accuracy * Double(truth.count)).rounded())
+        #expect(abs(correct - trained) <= ties, "merged model: \(correct) of \(truth.count) right, train's evaluation \(trained) (\(ties) near-ties)")
     }
 
     /// A run stopped by SIGINT after a checkpoint and continued with --resume writes the same

@@ -26,6 +26,8 @@ import Testing
                 kind: kind, peak: Float(peak), warmupSteps: try #require(c["warmup"]?.intValue), totalSteps: try #require(c["total"]?.intValue))
             let rates = try #require(c["rates"]?.arrayValue).compactMap(\.doubleValue)
             #expect(rates.count == schedule.totalSteps)
+            // rate(at:) is f32: rounding the rate costs ≤ u·peak = 6e-8·peak, its two or three
+            // operations before that a few ulps more; transformers computes in double.
             for (step, want) in rates.enumerated() {
                 let got = Double(schedule.rate(at: step))
                 #expect(abs(got - want) <= 1e-6 * peak, "\(kind) step \(step): \(got), transformers \(want)")
@@ -51,6 +53,8 @@ import Testing
                 let p = Optimizer.Parameter(values: FloatBuffer(count: g.count), gradient: FloatBuffer(g))
                 return p
             })
+            // lsrconv sums the squares in double; torch's f32 norm of these 19 values is within
+            // ½·20u + ½u ≈ 6.3e-7 relative of exact (worst case), and so is the factor: 1e-6.
             let norm = optimizer.gradientNorm
             let want = c["total_norm"]!.doubleValue!
             #expect(abs(norm - want) <= 1e-6 * want, "norm \(norm), torch \(want)")
@@ -83,6 +87,9 @@ import Testing
             _ = try training.computeGradients(part(0..<6), targets: .classes(labels))
             return training.optimizer.parameters.map(\.gradient.array)
         }
+        // The same kernels in this process, but other orders: the whole batch sums its 402 token
+        // rows at once, the halves 201 each and then add; ≈ √n·u ≈ 1e-6 relative per product,
+        // chained through the layers (GradientParityTests): 1e-5 relative to each tensor's scale.
         let (split, whole) = (try gradients(accumulated: true), try gradients(accumulated: false))
         #expect(split.count == whole.count && split.count > 4)
         for (i, (a, b)) in zip(split, whole).enumerated() {

@@ -150,7 +150,19 @@ public enum TestSupportError: Error, Equatable {
 }
 
 /// max |aᵢ − bᵢ| over two equally long arrays (the number parity tests print on failure).
-public func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) } }
+/// Infinity when the lengths differ and NaN when any difference is NaN, so that no
+/// `maxAbsDifference(a, b) <= tolerance` passes on a short or NaN-holding result (`max` alone
+/// would skip a NaN).
+public func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
+    guard a.count == b.count else { return .infinity }
+    var largest: Float = 0
+    for (x, y) in zip(a, b) {
+        let d = abs(x - y)
+        if d.isNaN { return .nan }
+        largest = max(largest, d)
+    }
+    return largest
+}
 
 /// The padded 6-row batch every PyTorch parity reference was computed on
 /// (Fixtures/reference/forward.safetensors: input_ids and attention_mask, [B, T]).
