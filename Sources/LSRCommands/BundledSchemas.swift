@@ -512,6 +512,11 @@ public enum BundledSchemas {
             "head_replaced": {
               "description": "Whether the adapter's trained head replaced the base model's.",
               "type": "boolean"
+            },
+            "dropped_tensors": {
+              "description": "Base tensors left out because the merged model is a classifier made from a checkpoint without one: the masked-LM head (lm_head.*) and the pooler.",
+              "type": "array",
+              "items": { "type": "string" }
             }
           },
           "$defs": {

@@ -88,6 +88,13 @@ public enum ModelImport {
         /// Fields set in config.json (replacing what is there).
         public var config: JSONObject = [:]
         public var files: [(name: String, bytes: [UInt8])] = []
+        /// Canonical names of tensors left out of the output (a merged classifier drops the
+        /// masked-LM head and the pooler its base carried, as transformers' classifier has neither).
+        public var dropped: (@Sendable (String) -> Bool)? = nil
+        /// Prefix the encoder's tensors with `roberta.` where the source has bare names (a
+        /// RobertaModel checkpoint given a head: transformers' classifier keeps its encoder
+        /// under `roberta.`).
+        public var prefixEncoder = false
         public init() {}
     }
 
@@ -112,7 +119,9 @@ public enum ModelImport {
         var outputs: [Safetensors.OutputTensor] = []
         let order = RobertaNaming.stateDictPermutation(mapping.renamed.map(\.to))
         let position = Dictionary(archive.tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
-        for (from, to) in order.map({ mapping.renamed[$0] }) {
+        for (from, canonical) in order.map({ mapping.renamed[$0] }) {
+            if let dropped = edits.dropped, dropped(canonical) { continue }
+            let to = edits.prefixEncoder && !canonical.hasPrefix("roberta.") && !canonical.hasPrefix("classifier.") ? "roberta." + canonical : canonical
             let tensor = archive.tensors[position[from]!]
             var dtype = tensor.dtype
             if let target = options.dtype.target, tensor.dtype.isFloatingPoint {
@@ -121,12 +130,12 @@ public enum ModelImport {
             }
             var output = Safetensors.OutputTensor(tensor, as: dtype)
             output.name = to
-            if let edit = edits.tensors[to] { output = replacement(name: to, edit, dtype: dtype) }
+            if let edit = edits.tensors[to] ?? edits.tensors[canonical] { output = replacement(name: to, edit, dtype: dtype) }
             outputs.append(output)
         }
         // Tensors the edits add (a trained head on a model that had none).
         let wordsDType = outputs.first { $0.name.hasSuffix("embeddings.word_embeddings.weight") }?.dtype ?? .f32
-        for name in edits.tensors.keys.sorted() where !outputs.contains(where: { $0.name == name }) {
+        for name in edits.tensors.keys.sorted() where !outputs.contains(where: { $0.name == name || $0.name == "roberta." + name }) {
             outputs.append(replacement(name: name, edits.tensors[name]!, dtype: options.dtype.target ?? wordsDType))
         }
         if let target = options.dtype.target {
