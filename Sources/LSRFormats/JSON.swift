@@ -61,8 +61,10 @@ public enum JSON {
             buffer.withMemoryRebound(to: CChar.self) { json_tokener_parse_ex(tokener, $0.baseAddress, Int32(length + 1)) }
         }
         let end = Int(json_tokener_get_parse_end(tokener))
-        guard let parsed else {
-            let error = json_tokener_get_error(tokener)
+        // json-c returns JSON's null as a NULL object, as it does on failure: only the
+        // tokener's error tells a document `null` from a text it refused.
+        let error = json_tokener_get_error(tokener)
+        if parsed == nil, error != json_tokener_success {
             switch error {
             case json_tokener_continue:
                 throw .truncated(offset: length)
@@ -78,7 +80,7 @@ public enum JSON {
                 throw .syntax(offset: end, description: description)
             }
         }
-        defer { json_object_put(parsed) }
+        defer { if let parsed { json_object_put(parsed) } }
         var rest = end
         while rest < length, isJSONWhitespace(text[rest]) { rest += 1 }
         if rest < length || (end > length && text[length - 1] != 0) {
