@@ -1297,7 +1297,7 @@ public enum BundledSchemas {
           "$schema": "https://json-schema.org/draft/2020-12/schema",
           "$id": "urn:lsrconv:schema:validate-output:1",
           "title": "lsrconv validate --json",
-          "description": "What `lsrconv validate PATH --json` prints: whether PATH (an adapter directory, or a JSON file checked against a schema) is valid, every problem found, and warnings that do not make it invalid.",
+          "description": "What `lsrconv validate PATH --json` prints: whether PATH (an adapter directory, or a JSON or JSON Lines file checked against a schema) is valid, every problem found, and warnings that do not make it invalid.",
           "type": "object",
           "required": ["path", "valid", "problems", "warnings"],
           "properties": {
@@ -1317,6 +1317,11 @@ public enum BundledSchemas {
                 "type": "object",
                 "required": ["location", "message"],
                 "properties": {
+                  "line": {
+                    "description": "For a JSON Lines file: the 1-based line of the document the problem is in (location points into it).",
+                    "type": "integer",
+                    "minimum": 1
+                  },
                   "location": {
                     "description": "A JSON Pointer into the JSON document (\"\" is the whole document), a tensor name, or a file name.",
                     "type": "string"

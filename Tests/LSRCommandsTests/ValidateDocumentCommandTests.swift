@@ -1,5 +1,7 @@
 import Foundation
+import LSRCommands
 import LSRFormats
+import LSRSchema
 import TestSupport
 import Testing
 
@@ -85,5 +87,98 @@ import Testing
         print("ValidateDocumentCommandTests: \(nulls) null and \(booleans) boolean instances through the binary, \(failures.count) disagree")
         #expect(nulls == 48 && booleans == 55, "the 2020-12 suite has 48 null and 55 boolean instances (refRemote.json has none)")
         #expect(failures.isEmpty, "\(failures.count) disagree; first: \(failures.first ?? "")")
+    }
+
+    // MARK: - JSON Lines
+
+    /// Two evaluations as `train` writes them (step 5 without an eval file's metrics), with a
+    /// blank line between them and CRLF at the end, as editors leave files.
+    static let goodMetrics = #"""
+        {"step":5,"epoch":0.5,"learning_rate":0.0004,"train_loss":0.69}
+
+        {"step":10,"epoch":1,"learning_rate":0.0002,"train_loss":0.51,"eval_loss":0.4,"eval_accuracy":0.9,"eval_f1":0.9,"eval_mcc":0.8}
+
+        """#
+
+    /// Line 2 breaks two bounds and a dependency, line 3 is cut short (it ends at byte 121 of
+    /// the file), line 4 is blank, line 5 lacks required members.
+    static let badMetrics = #"""
+        {"step":5,"epoch":0.5,"learning_rate":0.0004}
+        {"step":-1,"epoch":1,"learning_rate":0.0002,"eval_accuracy":1.5}
+        {"step":3,
+
+        {"epoch":2}
+
+        """#
+
+    static let badMetricsProblems = [
+        "line 2: /step: value -1 is below the minimum 0",
+        "line 2: /eval_accuracy: value 1.5 is above the maximum 1",
+        "line 2: (root): property 'eval_loss' is required when 'eval_accuracy' is present",
+        "line 2: (root): property 'eval_mcc' is required when 'eval_accuracy' is present",
+        "line 3: (root): JSON ends early at byte 121",
+        "line 5: (root): required property 'step' is missing",
+        "line 5: (root): required property 'learning_rate' is missing",
+    ]
+
+    /// A metrics.jsonl is checked line by line against `training-metrics-line`: a good one is
+    /// valid (exit 0, "valid", nothing on stderr), a bad one lists every problem of every line
+    /// with its line number (parse errors at their byte in the file), then exits 1.
+    @Test func jsonLinesAreCheckedLineByLine() throws {
+        let dir = TemporaryDirectory()
+        let good = dir.write(Array(Self.goodMetrics.utf8), to: "metrics.jsonl")
+        let valid = try runLSRConv(["validate", good, "--schema", "training-metrics-line"])
+        #expect(valid.status == 0 && valid.stdout == "valid\n" && valid.stderr == "", "\(valid)")
+
+        let bad = dir.write(Array(Self.badMetrics.utf8), to: "bad-metrics.jsonl")
+        #expect(Array(Self.badMetrics.utf8).prefix(121).last == UInt8(ascii: ","))
+        let invalid = try runLSRConv(["validate", bad, "--schema", "training-metrics-line"])
+        #expect(invalid.status == 1)
+        #expect(invalid.stdout == (Self.badMetricsProblems + ["invalid: 7 problems"]).map { $0 + "\n" }.joined())
+        #expect(invalid.stderr == "error: \(bad): invalid (7 problems)\n")
+
+        // --json: each problem carries its line, and the document follows validate-output.
+        let json = try runLSRConv(["validate", bad, "--schema", "training-metrics-line", "--json"])
+        #expect(json.status == 1 && json.stderr == "error: \(bad): invalid (7 problems)\n")
+        let report = try JSON.parse(json.stdout)
+        let problems = report["problems"]?.arrayValue ?? []
+        #expect(problems.map { $0["line"]?.intValue ?? 0 } == [2, 2, 2, 2, 3, 5, 5])
+        #expect(problems.map { $0["location"]?.stringValue ?? "?" } == ["/step", "/eval_accuracy", "", "", "", "", ""])
+        #expect(problems[4].objectValue?.keys == ["line", "location", "message"])
+        #expect(problems[4]["message"] == "JSON ends early at byte 121")
+        #expect(report["valid"] == false && report["path"] == .string(bad))
+        let schema = try JSONSchema(try #require(BundledSchemas.named("validate-output")).document)
+        #expect(schema.validate(report) == [])
+        // A single JSON document's problems carry no line.
+        let single = try runLSRConv(["validate", dir.write(Array("{}".utf8), to: "one.json"), "--schema", "training-metrics-line", "--json"])
+        #expect(try JSON.parse(single.stdout)["problems"]?.arrayValue?.allSatisfy { $0["line"] == nil } == true)
+    }
+
+    /// Several documents one per line are JSON Lines whatever the file is called; a document
+    /// spread over lines is one document, and bytes after it are trailing data.
+    @Test func severalDocumentsOnePerLineAreJSONLines() throws {
+        let dir = TemporaryDirectory()
+        let named = dir.write(Array(Self.badMetrics.utf8), to: "metrics.txt")
+        let result = try runLSRConv(["validate", named, "--schema", "training-metrics-line"])
+        #expect(result.status == 1 && result.stdout == (Self.badMetricsProblems + ["invalid: 7 problems"]).map { $0 + "\n" }.joined())
+        let pretty = dir.write(Array("{\n  \"step\": 1,\n  \"epoch\": 0.1,\n  \"learning_rate\": 0.001\n}\n".utf8), to: "pretty.json")
+        let one = try runLSRConv(["validate", pretty, "--schema", "training-metrics-line"])
+        #expect(one.status == 0 && one.stdout == "valid\n", "\(one)")
+        let trailing = dir.write(Array("{\n\"step\": 1}\nx\n".utf8), to: "trailing.json")
+        let refused = try runLSRConv(["validate", trailing, "--schema", "training-metrics-line"])
+        #expect(refused.stdout == "(root): unexpected data after the JSON value at byte 13\ninvalid: 1 problem\n", "\(refused)")
+        // An empty JSON Lines file holds nothing to check: that is a problem, not "valid".
+        let empty = dir.write(Array(" \n\n".utf8), to: "empty.jsonl")
+        let nothing = try runLSRConv(["validate", empty, "--schema", "training-metrics-line"])
+        #expect(nothing.status == 1)
+        #expect(nothing.stdout == "(root): no JSON document: the file is empty or holds only blank lines\ninvalid: 1 problem\n")
+        // Without --schema, the first document's "$schema" picks the schema for every line, the
+        // first included (tokenize-output documents have no "$schema" member).
+        let tokenized = #"{"$schema":"urn:lsrconv:schema:tokenize-output:1","ids":[0,2],"tokens":["<s>","</s>"],"attention_mask":[1,1]}"#
+        let lines = dir.write(Array((tokenized + "\n" + #"{"ids":[-1],"tokens":["<s>"],"attention_mask":[1]}"# + "\n").utf8), to: "tok.jsonl")
+        let chosen = try runLSRConv(["validate", lines])
+        #expect(
+            chosen.stdout == "line 1: /$schema: unknown property '$schema' (additionalProperties is false)\n"
+                + "line 2: /ids/0: value -1 is below the minimum 0\ninvalid: 2 problems\n", "\(chosen)")
     }
 }

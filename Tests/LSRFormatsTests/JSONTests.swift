@@ -55,6 +55,20 @@ import Testing
         #expect(throws: JSONError.trailingCharacters(offset: 5)) { try JSON.parse("null null") }
     }
 
+    /// JSON Lines: one document per line (LF or CRLF), blank lines skipped but counted, and
+    /// each error at its byte in the whole text.
+    @Test func linesAreDocumentsWithTheirLineAndFileOffsets() throws {
+        let text = Array("{\"a\":1}\r\n\n  \nnull\n[1,\n{\"b\":2,\"b\":3}".utf8)
+        let documents = text.withUnsafeBytes { JSON.parseLines($0) }
+        #expect(documents.map(\.line) == [1, 4, 5, 6])
+        #expect(try documents[0].value.get() == ["a": 1])
+        #expect(try documents[1].value.get() == .null)
+        #expect(throws: JSONError.truncated(offset: 21)) { try documents[2].value.get() }
+        #expect(throws: JSONError.duplicateKey("b", offset: 29)) { try documents[3].value.get() }
+        #expect(Array("".utf8).withUnsafeBytes { JSON.parseLines($0) }.isEmpty)
+        #expect(JSONError.tooLarge(bytes: 9, limit: 8).shifted(by: 5) == .tooLarge(bytes: 9, limit: 8))
+    }
+
     @Test func depthIsBounded() {
         let deep = String(repeating: "[", count: JSON.maxDepth + 1) + String(repeating: "]", count: JSON.maxDepth + 1)
         #expect(throws: JSONError.self) { try JSON.parse(deep) }
