@@ -89,6 +89,31 @@ import Testing
         #expect(failures.isEmpty, "\(failures.count) disagree; first: \(failures.first ?? "")")
     }
 
+    /// Issue 15.4: "invalid: 1 problem" was reported without its newline. Every form of the
+    /// report (a JSON file, a JSON Lines file, an adapter directory) ends its last line with
+    /// "\n" on stdout, and the `error:` line goes to stderr on its own.
+    @Test func reportLinesEndWithANewline() throws {
+        let dir = TemporaryDirectory()
+        let schema = dir.write(Array(#"{"type": "string"}"#.utf8), to: "schema.json")
+        let document = dir.write(Array("1".utf8), to: "one.json")
+        let lines = dir.write(Array("\"a\"\n2\n".utf8), to: "two.jsonl")
+        try FileManager.default.createDirectory(atPath: dir.file("adapter"), withIntermediateDirectories: false)
+        _ = dir.write(Array(#"{"rank": 4,}"#.utf8), to: "adapter/adapter_config.json")
+        let cases: [([String], String)] = [
+            ([document, "--schema", schema], "(root): expected string, got integer\ninvalid: 1 problem\n"),
+            ([lines, "--schema", schema], "line 2: (root): expected string, got integer\ninvalid: 1 problem\n"),
+            ([dir.file("adapter")], "adapter_config.json: invalid JSON at byte 11: unexpected character\ninvalid: 1 problem\n"),
+        ]
+        for (arguments, stdout) in cases {
+            let result = try runLSRConv(["validate"] + arguments)
+            #expect(result.status == 1, "\(arguments)")
+            #expect(result.stdout == stdout, "\(arguments)")
+            #expect(result.stderr == "error: \(arguments[0]): invalid (1 problem)\n", "\(arguments)")
+        }
+        let valid = try runLSRConv(["validate", dir.write(Array("\"x\"".utf8), to: "x.json"), "--schema", schema])
+        #expect(valid.status == 0 && valid.stdout == "valid\n" && valid.stderr == "")
+    }
+
     // MARK: - JSON Lines
 
     /// Two evaluations as `train` writes them (step 5 without an eval file's metrics), with a
