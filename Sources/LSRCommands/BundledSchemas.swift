@@ -1074,8 +1074,8 @@ public enum BundledSchemas {
                   "minimum": 1
                 },
                 "attention_heads_source": {
-                  "description": "Where the number of heads came from (the shapes cannot say).",
-                  "enum": ["config.json", "checkpoint args", "inferred as hidden/64"]
+                  "description": "Where the number of heads came from (the shapes cannot say): a config, --num-heads, or a guess.",
+                  "enum": ["config.json", "checkpoint args", "--num-heads", "inferred as hidden/64"]
                 },
                 "intermediate_size": {
                   "description": "Feed-forward size.",
