@@ -82,6 +82,7 @@ struct Train: ParsableCommand {
         guard (0...1).contains(warmupRatio) else { throw ValidationError("--warmup-ratio must be within 0 and 1") }
         if let dropout { guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must be within 0 and 1 (1 excluded)") } }
         if let globalBatchSize, globalBatchSize < 1 { throw ValidationError("--global-batch-size must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be at least 1") }
         guard ["best", "last"].contains(keep) else { throw ValidationError("--keep must be best or last") }
         if let task, !["classification", "regression"].contains(task) { throw ValidationError("--task must be classification or regression") }
