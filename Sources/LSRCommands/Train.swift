@@ -40,7 +40,7 @@ struct Train: ParsableCommand {
     @Option(help: "lsr or lora.") var kind = "lsr"
     @Option(help: "Comma-separated modules to adapt in every layer.") var targets = "query,value"
     @Option(help: "r.") var rank = 4
-    @Option(help: "s (LSR).") var separationRank = 16
+    @Option(help: "s (LSR; default: 16).") var separationRank: Int?
     @Option(help: "auto, AxB, or AxB,CxD (out, in).") var factors = "auto"
     @Option(help: "r = r1×r2 (LSR).") var rankSplit: String?
     @Option(help: "α of ΔW = (α/r)·Up·Down.") var alpha: Double = 8
@@ -88,7 +88,8 @@ struct Train: ParsableCommand {
         if let task, !["classification", "regression"].contains(task) { throw ValidationError("--task must be classification or regression") }
         guard let schedule = ScheduleKind(rawValue: lrSchedule) else { throw ValidationError("--lr-schedule must be linear or constant") }
         guard let optimizerKind = OptimizerKind(rawValue: optimizer) else { throw ValidationError("--optimizer must be adamw or sgd") }
-        guard AdapterKind(rawValue: kind) != nil else { throw ValidationError("--kind must be lsr or lora") }
+        guard let adapterKind = AdapterKind(rawValue: kind) else { throw ValidationError("--kind must be lsr or lora") }
+        if adapterKind == .lora, separationRank != nil { throw ValidationError(InitAdapter.separationRankWithLoRA) }
         // Batch sizes, steps, rate, warm-up steps and clipping: the trainer's own checks, before any file is read.
         do { try Trainer.check(trainerOptions(schedule: schedule, optimizer: optimizerKind)) } catch { throw ValidationError(error.description) }
     }
@@ -175,7 +176,8 @@ struct Train: ParsableCommand {
             var initOptions = AdapterInit.Options()
             initOptions.kind = AdapterKind(rawValue: kind)!
             initOptions.targets = targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            (initOptions.rank, initOptions.separationRank, initOptions.alpha, initOptions.seed) = (rank, separationRank, alpha, seed)
+            (initOptions.rank, initOptions.alpha, initOptions.seed) = (rank, alpha, seed)
+            initOptions.separationRank = separationRank ?? initOptions.separationRank
             if let splits = try SplitOptions.factors(factors) { (initOptions.outSplit, initOptions.inSplit) = (splits.out, splits.in) }
             initOptions.rankSplit = try SplitOptions.rank(rankSplit)
             adapters = try reporting(path: model) { try AdapterInit.make(config: base.config, weights: weights, options: initOptions) }
