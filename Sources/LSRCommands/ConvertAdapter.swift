@@ -75,6 +75,7 @@ struct ConvertAdapter: ParsableCommand {
         }
         let result = try reporting(path: from) { try LoRAConversion.convert(lora, base: base, config: config, options: options) }
         try reporting(path: out) { try LoRAConversion.write(result, source: from, to: out, replace: force) }
+        SplitOptions.warnIfLargerThanLoRA(result.set)
         if let head = result.set.head, !config.id2label.isEmpty, LoRAConversion.labelNames(config.id2label, count: head.id2label.count) == nil {
             let names = head.id2label.keys.sorted().map { head.id2label[$0]! }
             Output.warning(
@@ -95,7 +96,7 @@ struct ConvertAdapter: ParsableCommand {
             ])
             return
         }
-        let loraParameters = result.set.modules.reduce(0) { $0 + h.rank * ($1.outFeatures + $1.inFeatures) }
+        let loraParameters = result.set.loraParameterCount
         Output.line("adapter:    \(out)/ (\(AdapterFile.configName), \(AdapterFile.weightsName), \(LoRAConversion.recordName))")
         Output.line("from:       \(from) (LoRA r = \(h.rank), lora_alpha = \(lora.loraAlpha)\(lora.useRSLoRA ? ", rslora" : ""))")
         Output.line("kind:       lsr, r = \(h.rank) (\(h.rankSplit)), s = \(h.separationRank), α = \(h.alpha)")

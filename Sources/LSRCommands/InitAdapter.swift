@@ -84,6 +84,7 @@ struct InitAdapter: ParsableCommand {
             return try AdapterInit.make(config: config, weights: weights, options: options)
         }
         try reporting(path: out) { try AdapterFile.write(set, to: out, replace: force) }
+        SplitOptions.warnIfLargerThanLoRA(set)
         let h = set.hyperparameters
         if json {
             Output.json([
@@ -93,7 +94,7 @@ struct InitAdapter: ParsableCommand {
             ])
             return
         }
-        let lora = set.modules.reduce(0) { $0 + h.rank * ($1.outFeatures + $1.inFeatures) }
+        let lora = set.loraParameterCount
         Output.line("adapter:    \(out)/ (\(AdapterFile.configName), \(AdapterFile.weightsName))")
         Output.line("kind:       \(h.kind.rawValue), r = \(h.rank)" + (h.kind == .lsr ? " (\(h.rankSplit)), s = \(h.separationRank)" : "") + ", α = \(h.alpha)")
         Output.line("modules:    \(set.modules.count) (\(h.targets.joined(separator: ", ")) in \(set.base.layers) layers)")

@@ -183,6 +183,7 @@ struct Train: ParsableCommand {
             adapters = try reporting(path: model) { try AdapterInit.make(config: base.config, weights: weights, options: initOptions) }
             if trainScales { adapters.hyperparameters.trainableScales = true }
             initDescription = ["seed": .string(String(seed))]
+            if leader { SplitOptions.warnIfLargerThanLoRA(adapters) }
         }
 
         var options = trainerOptions(schedule: ScheduleKind(rawValue: lrSchedule)!, optimizer: OptimizerKind(rawValue: optimizer)!)  // validate() checked both
