@@ -183,7 +183,6 @@ struct Train: ParsableCommand {
             adapters = try reporting(path: model) { try AdapterInit.make(config: base.config, weights: weights, options: initOptions) }
             if trainScales { adapters.hyperparameters.trainableScales = true }
             initDescription = ["seed": .string(String(seed))]
-            if leader { SplitOptions.warnIfLargerThanLoRA(adapters) }
         }
 
         var options = trainerOptions(schedule: ScheduleKind(rawValue: lrSchedule)!, optimizer: OptimizerKind(rawValue: optimizer)!)  // validate() checked both
@@ -215,6 +214,8 @@ struct Train: ParsableCommand {
         // With --force an existing output is moved aside, removed once this run has written its
         // own (or its Ctrl-C checkpoint), and put back if the run fails: never lost to a failed run.
         let aside = leader ? try prepareOutput() : nil
+        // Once every input is checked, so that a run that fails says only why.
+        if leader && initFrom == nil { SplitOptions.warnIfLargerThanLoRA(adapters) }
         var keepNewOutput = false
         defer {
             if let aside {
