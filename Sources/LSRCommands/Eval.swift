@@ -25,6 +25,7 @@ struct Eval: ParsableCommand {
     func validate() throws {
         guard maxLength >= 4 else { throw ValidationError("--max-length must be at least 4") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {

@@ -41,7 +41,7 @@ struct Train: ParsableCommand {
     @Option(help: "lsr or lora.") var kind = "lsr"
     @Option(help: "Comma-separated modules to adapt in every layer.") var targets = "query,value"
     @Option(help: "r.") var rank = 4
-    @Option(help: "s (LSR).") var separationRank = 16
+    @Option(help: "s (LSR; default: 16).") var separationRank: Int?
     @Option(help: "auto, AxB, or AxB,CxD (out, in).") var factors = "auto"
     @Option(help: "r = r1×r2 (LSR).") var rankSplit: String?
     @Option(help: "α of ΔW = (α/r)·Up·Down.") var alpha: Double = 8
@@ -86,6 +86,7 @@ struct Train: ParsableCommand {
         guard (0...1).contains(warmupRatio) else { throw ValidationError("--warmup-ratio must be within 0 and 1") }
         if let dropout { guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must be within 0 and 1 (1 excluded)") } }
         if let globalBatchSize, globalBatchSize < 1 { throw ValidationError("--global-batch-size must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be at least 1") }
         guard ["best", "last"].contains(keep) else { throw ValidationError("--keep must be best or last") }
         if let task, !["classification", "regression"].contains(task) { throw ValidationError("--task must be classification or regression") }
@@ -95,7 +96,8 @@ struct Train: ParsableCommand {
         }
         guard let schedule = ScheduleKind(rawValue: lrSchedule) else { throw ValidationError("--lr-schedule must be linear or constant") }
         guard let optimizerKind = OptimizerKind(rawValue: optimizer) else { throw ValidationError("--optimizer must be adamw or sgd") }
-        guard AdapterKind(rawValue: kind) != nil else { throw ValidationError("--kind must be lsr or lora") }
+        guard let adapterKind = AdapterKind(rawValue: kind) else { throw ValidationError("--kind must be lsr or lora") }
+        if adapterKind == .lora, separationRank != nil { throw ValidationError(InitAdapter.separationRankWithLoRA) }
         // Batch sizes, steps, rate, warm-up steps and clipping: the trainer's own checks, before any file is read.
         do { try Trainer.check(trainerOptions(schedule: schedule, optimizer: optimizerKind)) } catch { throw ValidationError(error.description) }
     }
@@ -180,7 +182,8 @@ struct Train: ParsableCommand {
             var initOptions = AdapterInit.Options()
             initOptions.kind = AdapterKind(rawValue: kind)!
             initOptions.targets = targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            (initOptions.rank, initOptions.separationRank, initOptions.alpha, initOptions.seed) = (rank, separationRank, alpha, seed)
+            (initOptions.rank, initOptions.alpha, initOptions.seed) = (rank, alpha, seed)
+            initOptions.separationRank = separationRank ?? initOptions.separationRank
             if let splits = try SplitOptions.factors(factors) { (initOptions.outSplit, initOptions.inSplit) = (splits.out, splits.in) }
             initOptions.rankSplit = try SplitOptions.rank(rankSplit)
             adapters = try reporting(path: model) { try AdapterInit.make(config: base.config, weights: weights, options: initOptions) }
@@ -222,6 +225,8 @@ struct Train: ParsableCommand {
         // With --force an existing output is moved aside, removed once this run has written its
         // own (or its Ctrl-C checkpoint), and put back if the run fails: never lost to a failed run.
         let aside = leader ? try prepareOutput() : nil
+        // Once every input is checked, so that a run that fails says only why.
+        if leader && initFrom == nil { SplitOptions.warnIfLargerThanLoRA(adapters) }
         var keepNewOutput = false
         defer {
             if let aside {

@@ -26,6 +26,9 @@ public enum ModelImport {
         public var source: String
         public var output: String
         public var configPath: String?
+        /// Attention heads for a checkpoint without a config (a config that has one must agree);
+        /// nil: guessed as hidden/64, refused where that is no whole number.
+        public var numHeads: Int?
         public var dtype: DTypeChoice = .keep
         /// Largest shard in bytes; nil writes a single model.safetensors.
         public var maxShardSize: Int?
@@ -70,11 +73,16 @@ public enum ModelImport {
     public enum Error: Swift.Error, Equatable, Sendable, CustomStringConvertible {
         case outputInsideInput(output: String, input: String)
         case dtypeNotConvertible(tensor: String, dtype: DType)
+        /// No config, no number of heads given, and hidden/64 is no whole number of heads.
+        case headsNotGuessable(hiddenSize: Int)
 
         public var description: String {
             switch self {
             case .outputInsideInput(let o, let i): "output \(o) would overlap the input \(i) (it is the input, holds it, or lies inside it)"
             case .dtypeNotConvertible(let t, let d): "tensor '\(t)': cannot convert dtype \(d.rawValue)"
+            case .headsNotGuessable(let h):
+                "no config.json, and the number of attention heads cannot be guessed as hidden_size/64: \(h) is not a multiple of 64 "
+                    + "(give it with --num-heads N, or a config with --config FILE)"
             }
         }
     }
@@ -110,7 +118,13 @@ public enum ModelImport {
         try checkOutputOutsideInput(output: options.output, input: options.source)
         let checkpoint = try RobertaCheckpoint(source, fairseqHead: options.fairseqHead)
         let (archive, mapping) = (checkpoint.archive, checkpoint.mapping)
-        var (config, configSource) = try checkpoint.config(sourceDirectory: sourceDirectory, configPath: options.configPath)
+        var (config, configSource) = try checkpoint.config(
+            sourceDirectory: sourceDirectory, configPath: options.configPath, numHeads: options.numHeads)
+        // A guess of 1 head for any width would write a config that silently computes something
+        // else than the model did: refuse before anything is written.
+        if case .inferred(_, guessed: true) = configSource, checkpoint.architecture.guessedHeads == nil {
+            throw Error.headsNotGuessable(hiddenSize: checkpoint.architecture.hiddenSize)
+        }
         let edits = try options.edits?(checkpoint, config) ?? Edits()
         for (key, value) in edits.config.members { config.json[key] = value }
 

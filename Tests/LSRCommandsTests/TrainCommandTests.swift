@@ -51,6 +51,9 @@ import Testing
 
         let validate = try runLSRConv(["validate", dir.file("adapter"), "--model", model])
         #expect(validate.status == 0, "\(validate.stdout)")
+        // Every line of metrics.jsonl follows its schema (validate reads JSON Lines line by line).
+        let lines = try runLSRConv(["validate", dir.file("adapter/metrics.jsonl"), "--schema", "training-metrics-line"])
+        #expect(lines.status == 0 && lines.stdout == "valid\n" && lines.stderr == "", "\(lines.stdout)\(lines.stderr)")
         let merge = try runLSRConv(["merge", "--model", model, "--adapter", dir.file("adapter"), "--out", dir.file("merged")])
         #expect(merge.status == 0, "\(merge.stderr)")
         let predict = try runLSRConv(["predict", "--model", dir.file("merged"), "--data", dev])
