@@ -7,10 +7,13 @@ extension AdapterSet {
         case baseMismatch(field: String, adapter: Int, model: Int)
         /// The adapter's head does not fit the model's classifier (another label count).
         case headMismatch(tensor: String, adapter: [Int], model: [Int])
+        /// The base has no head and the adapter's lacks a tensor to make one from.
+        case headIncomplete(missing: String)
         public var description: String {
             switch self {
             case .baseMismatch(let f, let a, let m): "adapter made for \(f) = \(a), the model has \(m)"
             case .headMismatch(let t, let a, let m): "adapter head tensor '\(t)' is \(a), the model's is \(m)"
+            case .headIncomplete(let t): "the model has no classification head and the adapter's lacks '\(t)'"
             }
         }
     }
@@ -58,5 +61,27 @@ extension AdapterSet {
             guard shape == tensor.shape else { throw ApplyError.headMismatch(tensor: tensor.name, adapter: tensor.shape, model: shape) }
             buffer.pointer.update(from: tensor.values.pointer, count: buffer.count)
         }
+    }
+}
+
+extension AdapterSet {
+    /// `base` with this adapter attached and its head in place: what eval and predict run. A
+    /// base without a head (a pretrained checkpoint an adapter was trained on with a fresh
+    /// head) takes the adapter's: a head of its label count, every value then written over
+    /// from the adapter. A base with a head keeps it unless the adapter carries one.
+    public func model(on base: RobertaModel) throws -> RobertaModel {
+        var model = base
+        if base.weights.classifier == nil, let head, let out = head.tensors.first(where: { $0.name == "classifier.out_proj.weight" }) {
+            let count = out.shape.first ?? 0
+            let labels = Dictionary(uniqueKeysWithValues: (0..<count).map { ($0, head.id2label[$0] ?? "LABEL_\($0)") })
+            model = try base.withFreshHead(id2label: labels, seed: 0)  // its draws are all replaced by apply
+            let names = Set(head.tensors.map(\.name))
+            for name in ["classifier.dense.weight", "classifier.dense.bias", "classifier.out_proj.weight", "classifier.out_proj.bias"]
+            where !names.contains(name) {
+                throw ApplyError.headIncomplete(missing: name)
+            }
+        }
+        try apply(to: model)
+        return model
     }
 }

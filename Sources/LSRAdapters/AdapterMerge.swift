@@ -76,17 +76,25 @@ public enum AdapterMerge {
             edits.tensors[name] = (tensor.shape, merged)
             records.append(["name": .string(module.name), "tensor": .string(name), "shape": [JSONValue(module.outFeatures), JSONValue(module.inFeatures)]])
         }
+        var dropped: [String] = []
         if let head = set.head {
             for t in head.tensors { edits.tensors[t.name] = (t.shape, t.values) }
-            var id2label = JSONObject()
-            var label2id = JSONObject()
-            for id in head.id2label.keys.sorted() {
-                id2label[String(id)] = .string(head.id2label[id]!)
-                label2id[head.id2label[id]!] = JSONValue(id)
+            let count = head.tensors.first { $0.name == "classifier.out_proj.weight" }?.shape.first ?? head.id2label.count
+            let labels = Dictionary(uniqueKeysWithValues: (0..<count).map { ($0, head.id2label[$0] ?? "LABEL_\($0)") })
+            // architectures, id2label, label2id, num_labels, problem_type: as transformers writes a classifier's.
+            for (key, value) in config.classifier(id2label: labels).json.members
+            where ["architectures", "id2label", "label2id", "num_labels", "problem_type"].contains(key) {
+                edits.config[key] = value
             }
-            edits.config["id2label"] = .object(id2label)
-            edits.config["label2id"] = .object(label2id)
-            edits.config["architectures"] = ["RobertaForSequenceClassification"]
+            if !inputs.keys.contains(where: { $0.hasPrefix("classifier.") }) {
+                // A head on a pretrained checkpoint: the result is a RobertaForSequenceClassification,
+                // which has neither the masked-LM head nor the pooler (transformers' own save of
+                // that class holds neither), and keeps its encoder under `roberta.`.
+                dropped = inputs.keys.filter { $0.hasPrefix("lm_head.") || $0.hasPrefix("pooler.") || $0.hasPrefix("roberta.pooler.") }.sorted()
+                let droppedSet = Set(dropped)
+                edits.dropped = { droppedSet.contains($0) }
+                edits.prefixEncoder = !hasPrefix
+            }
         }
         let record: JSONValue = [
             "$schema": .string(recordSchemaID), "format_version": 1,
@@ -95,6 +103,7 @@ public enum AdapterMerge {
             "kind": .string(set.hyperparameters.kind.rawValue), "rank": JSONValue(set.hyperparameters.rank),
             "alpha": .double(set.hyperparameters.alpha), "scaling": .double(Double(set.hyperparameters.scaling)),
             "modules": .array(records), "head_replaced": .bool(set.head != nil),
+            "dropped_tensors": .array(dropped.map { .string($0) }),
         ]
         edits.files.append((recordName, JSON.data(record, style: .pretty)))
         return edits

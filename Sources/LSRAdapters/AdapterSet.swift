@@ -86,6 +86,10 @@ public struct AdapterSet: @unchecked Sendable {
 
     public var parameterCount: Int { modules.reduce(0) { $0 + $1.parameterCount } }
 
+    /// Parameters of a LoRA adapter of the same rank on the same modules, r·(out + in) each:
+    /// what an LSR adapter is meant to undercut.
+    public var loraParameterCount: Int { modules.reduce(0) { $0 + hyperparameters.rank * ($1.outFeatures + $1.inFeatures) } }
+
     /// The module paths a target name adapts in a RoBERTa layer ("query" → attention.self.query).
     public static func modulePath(layer: Int, target: String) -> String? {
         let paths = [

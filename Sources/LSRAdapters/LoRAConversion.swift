@@ -240,11 +240,24 @@ public enum LoRAConversion {
         var head: AdapterSet.Head?
         if !lora.head.isEmpty {
             let labels = lora.head.first { $0.name == "classifier.out_proj.weight" }?.shape.first ?? 0
-            head = AdapterSet.Head(tensors: lora.head, id2label: Dictionary(uniqueKeysWithValues: (0..<labels).map { ($0, "LABEL_\($0)") }))
+            head = AdapterSet.Head(tensors: lora.head, id2label: labelNames(config.id2label, count: labels) ?? defaultLabelNames(count: labels))
         }
         let hyper = AdapterSet.Hyperparameters(
             kind: .lsr, rank: r, separationRank: options.separationRank, alpha: lora.alpha, rankSplit: rankSplit, targets: targets)
         return Result(set: AdapterSet(hyperparameters: hyper, base: base, modules: modules, head: head), errors: errors)
+    }
+
+    /// The head's label names. PEFT records none: the head was trained for its base model's
+    /// labels, so they are that model's config.json `id2label` when it names exactly the ids
+    /// 0..<count; nil when it does not (no names, or another count).
+    public static func labelNames(_ id2label: [Int: String], count: Int) -> [Int: String]? {
+        guard count > 0, id2label.count == count, (0..<count).allSatisfy({ id2label[$0] != nil }) else { return nil }
+        return id2label
+    }
+
+    /// transformers' names for labels nobody named (PretrainedConfig.id2label): LABEL_0, LABEL_1, ….
+    public static func defaultLabelNames(count: Int) -> [Int: String] {
+        Dictionary(uniqueKeysWithValues: (0..<count).map { ($0, "LABEL_\($0)") })
     }
 
     /// The largest separation rank every module of `lora` allows with these splits.

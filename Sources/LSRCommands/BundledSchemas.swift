@@ -512,6 +512,11 @@ public enum BundledSchemas {
             "head_replaced": {
               "description": "Whether the adapter's trained head replaced the base model's.",
               "type": "boolean"
+            },
+            "dropped_tensors": {
+              "description": "Base tensors left out because the merged model is a classifier made from a checkpoint without one: the masked-LM head (lm_head.*) and the pooler.",
+              "type": "array",
+              "items": { "type": "string" }
             }
           },
           "$defs": {
@@ -1074,8 +1079,8 @@ public enum BundledSchemas {
                   "minimum": 1
                 },
                 "attention_heads_source": {
-                  "description": "Where the number of heads came from (the shapes cannot say).",
-                  "enum": ["config.json", "checkpoint args", "inferred as hidden/64"]
+                  "description": "Where the number of heads came from (the shapes cannot say): a config, --num-heads, or a guess.",
+                  "enum": ["config.json", "checkpoint args", "--num-heads", "inferred as hidden/64"]
                 },
                 "intermediate_size": {
                   "description": "Feed-forward size.",
@@ -1297,7 +1302,7 @@ public enum BundledSchemas {
           "$schema": "https://json-schema.org/draft/2020-12/schema",
           "$id": "urn:lsrconv:schema:validate-output:1",
           "title": "lsrconv validate --json",
-          "description": "What `lsrconv validate PATH --json` prints: whether PATH (an adapter directory, or a JSON file checked against a schema) is valid, every problem found, and warnings that do not make it invalid.",
+          "description": "What `lsrconv validate PATH --json` prints: whether PATH (an adapter directory, or a JSON or JSON Lines file checked against a schema) is valid, every problem found, and warnings that do not make it invalid.",
           "type": "object",
           "required": ["path", "valid", "problems", "warnings"],
           "properties": {
@@ -1317,6 +1322,11 @@ public enum BundledSchemas {
                 "type": "object",
                 "required": ["location", "message"],
                 "properties": {
+                  "line": {
+                    "description": "For a JSON Lines file: the 1-based line of the document the problem is in (location points into it).",
+                    "type": "integer",
+                    "minimum": 1
+                  },
                   "location": {
                     "description": "A JSON Pointer into the JSON document (\"\" is the whole document), a tensor name, or a file name.",
                     "type": "string"

@@ -17,7 +17,7 @@ struct ConvertAdapter: ParsableCommand {
             --separation-rank full gives the exact representation. The relative Frobenius errors of Up, Down \
             and ΔW per module are printed and written to conversion.json beside the adapter. The base model's \
             shape and weight digests come from --model (default: base_model_name_or_path when it is a local \
-            directory).
+            directory), and so do the names of the head's labels (its config.json id2label; PEFT records none).
             """)
 
     @Option(help: "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors).")
@@ -75,6 +75,13 @@ struct ConvertAdapter: ParsableCommand {
         }
         let result = try reporting(path: from) { try LoRAConversion.convert(lora, base: base, config: config, options: options) }
         try reporting(path: out) { try LoRAConversion.write(result, source: from, to: out, replace: force) }
+        SplitOptions.warnIfLargerThanLoRA(result.set)
+        if let head = result.set.head, !config.id2label.isEmpty, LoRAConversion.labelNames(config.id2label, count: head.id2label.count) == nil {
+            let names = head.id2label.keys.sorted().map { head.id2label[$0]! }
+            Output.warning(
+                "\(modelPath): id2label names \(config.id2label.count) labels, the adapter's head has \(head.id2label.count): "
+                    + "its labels are written as \(names.joined(separator: ", "))")
+        }
 
         let h = result.set.hyperparameters
         if json {
@@ -89,7 +96,7 @@ struct ConvertAdapter: ParsableCommand {
             ])
             return
         }
-        let loraParameters = result.set.modules.reduce(0) { $0 + h.rank * ($1.outFeatures + $1.inFeatures) }
+        let loraParameters = result.set.loraParameterCount
         Output.line("adapter:    \(out)/ (\(AdapterFile.configName), \(AdapterFile.weightsName), \(LoRAConversion.recordName))")
         Output.line("from:       \(from) (LoRA r = \(h.rank), lora_alpha = \(lora.loraAlpha)\(lora.useRSLoRA ? ", rslora" : ""))")
         Output.line("kind:       lsr, r = \(h.rank) (\(h.rankSplit)), s = \(h.separationRank), α = \(h.alpha)")

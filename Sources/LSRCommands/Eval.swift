@@ -25,19 +25,22 @@ struct Eval: ParsableCommand {
     func validate() throws {
         guard maxLength >= 4 else { throw ValidationError("--max-length must be at least 4") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
         if let threads { Engine.setThreads(threads) }
-        let base = try reporting(path: model) { try RobertaModel.load(model) }
-        guard let labels = base.weights.labelCount else {
-            throw CommandFailure(message: "\(model): no sequence-classification head (classifier.*): nothing to evaluate")
-        }
+        var base = try reporting(path: model) { try RobertaModel.load(model) }
         var id2label = base.config.id2label
         if let adapter {
             let set = try reporting(path: adapter) { try AdapterFile.read(adapter) }
-            try reporting(path: adapter) { try set.apply(to: base) }
+            base = try reporting(path: adapter) { try set.model(on: base) }
             if let head = set.head { id2label = head.id2label }
+        }
+        guard let labels = base.weights.labelCount else {
+            throw CommandFailure(
+                message: "\(model): no sequence-classification head (classifier.*)"
+                    + (adapter == nil ? " and no --adapter with one: nothing to evaluate" : "; \(adapter!) carries none either: nothing to evaluate"))
         }
         let tokenizerDirectory = DataOptions.tokenizerDirectory(tokenizer, model: model)
         let tok = try reporting(path: tokenizerDirectory) { try Tokenizer.load(directory: tokenizerDirectory) }

@@ -3,7 +3,7 @@ import Foundation
 import LSRFormats
 import LSRModel
 
-/// `lsrconv import SOURCE [--out DIR] [--config F] [--dtype keep|f32|f16|bf16] [--max-shard-size S] [--json]`.
+/// `lsrconv import SOURCE [--out DIR] [--config F | --num-heads N] [--dtype keep|f32|f16|bf16] [--max-shard-size S] [--json]`.
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert a RoBERTa checkpoint into a clean Hugging Face model directory.",
@@ -11,7 +11,9 @@ struct Import: ParsableCommand {
             SOURCE is a checkpoint file or a directory; the format is detected from the bytes. Names are \
             made canonical (roberta. prefix, LayerNorm.weight/bias), the position_ids buffer is dropped, and \
             unknown tensors are kept and listed. The config comes from --config, else config.json beside \
-            SOURCE, else the shapes. The output is written to a temporary sibling and renamed into place.
+            SOURCE, else the shapes; these cannot give the number of attention heads, which is then \
+            --num-heads, or a guess of hidden_size/64 (with a warning; refused where that is no whole \
+            number). The output is written to a temporary sibling and renamed into place.
             """)
 
     @Argument(help: "Checkpoint file or directory.")
@@ -22,6 +24,9 @@ struct Import: ParsableCommand {
 
     @Option(help: "config.json to use instead of the one beside SOURCE.")
     var config: String?
+
+    @Option(help: "Attention heads, for a checkpoint without config.json (default: hidden_size/64, a guess).")
+    var numHeads: Int?
 
     @Option(help: "Floating-point dtype to store: keep, f32, f16 or bf16.")
     var dtype: ModelImport.DTypeChoice = .keep
@@ -38,9 +43,17 @@ struct Import: ParsableCommand {
     @Flag(help: "Print one JSON document instead of text.")
     var json = false
 
+    func validate() throws {
+        if let numHeads, numHeads < 1 { throw ValidationError("--num-heads must be at least 1") }
+        if numHeads != nil && config != nil {
+            throw ValidationError("give --num-heads or --config, not both (the config's num_attention_heads is the number of heads)")
+        }
+    }
+
     func run() throws {
         var options = ModelImport.Options(source: source, output: out ?? Import.defaultOutput(for: source))
         options.configPath = config
+        options.numHeads = numHeads
         options.dtype = dtype
         options.replace = force
         options.fairseqHead = fairseqHead
@@ -57,8 +70,10 @@ struct Import: ParsableCommand {
 
         for name in report.synthesized { Output.warning("added '\(name)' as zeros (the source has no such tensor; transformers' conversion does the same)") }
         for name in report.unknown { Output.warning("kept unknown tensor '\(name)' verbatim (not part of a RoBERTa model)") }
-        if case .inferred(let heads) = report.configSource {
-            Output.warning("no config.json: configuration inferred from tensor shapes; attention heads = hidden/64 = \(heads) (pass --config to set it)")
+        if case .inferred(let heads, guessed: true) = report.configSource {
+            Output.warning(
+                "no config.json: configuration inferred from tensor shapes; the number of attention heads was guessed as "
+                    + "hidden_size/64 = \(heads) (give the real one with --num-heads N, or a config with --config FILE)")
         }
         if json {
             var result: JSONObject = [

@@ -30,8 +30,8 @@ struct InitAdapter: ParsableCommand {
     @Option(help: "r: the bottleneck of Up [out×r] and Down [r×in].")
     var rank = 4
 
-    @Option(help: "s: Kronecker terms per factor (LSR).")
-    var separationRank = 16
+    @Option(help: "s: Kronecker terms per factor (LSR; default: 16).")
+    var separationRank: Int?
 
     @Option(help: "Factor splits: auto, or OUTxIN splits such as 32x24 (both sides), or 32x24,64x48 (out, in).")
     var factors = "auto"
@@ -54,18 +54,23 @@ struct InitAdapter: ParsableCommand {
     @Flag(help: "Print one JSON document instead of text.")
     var json = false
 
+    func validate() throws {
+        guard let kind = AdapterKind(rawValue: kind) else { throw ValidationError("--kind '\(kind)' is not lsr or lora") }
+        guard AdapterInit.Start(rawValue: initialization) != nil else { throw ValidationError("--init '\(initialization)' is not zero or random") }
+        if kind == .lora, separationRank != nil { throw ValidationError(Self.separationRankWithLoRA) }
+    }
+
+    /// A LoRA adapter has no Kronecker terms: taking the option silently would hide a mistake.
+    static let separationRankWithLoRA = "--separation-rank goes with --kind lsr, not --kind lora (a LoRA adapter has no Kronecker terms)"
+
     func run() throws {
         try refuseOverlap(output: out, inputs: [model])
         var options = AdapterInit.Options()
-        guard let kind = AdapterKind(rawValue: kind) else { throw CommandFailure(message: "--kind '\(kind)' is not lsr or lora") }
-        guard let start = AdapterInit.Start(rawValue: initialization) else {
-            throw CommandFailure(message: "--init '\(initialization)' is not zero or random")
-        }
-        options.kind = kind
-        options.start = start
+        options.kind = AdapterKind(rawValue: kind)!  // validate() checked both
+        options.start = AdapterInit.Start(rawValue: initialization)!
         options.targets = targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         options.rank = rank
-        options.separationRank = separationRank
+        options.separationRank = separationRank ?? options.separationRank
         options.alpha = alpha
         options.seed = seed
         if let splits = try SplitOptions.factors(factors) { (options.outSplit, options.inSplit) = (splits.out, splits.in) }
@@ -79,6 +84,7 @@ struct InitAdapter: ParsableCommand {
             return try AdapterInit.make(config: config, weights: weights, options: options)
         }
         try reporting(path: out) { try AdapterFile.write(set, to: out, replace: force) }
+        SplitOptions.warnIfLargerThanLoRA(set)
         let h = set.hyperparameters
         if json {
             Output.json([
@@ -88,7 +94,7 @@ struct InitAdapter: ParsableCommand {
             ])
             return
         }
-        let lora = set.modules.reduce(0) { $0 + h.rank * ($1.outFeatures + $1.inFeatures) }
+        let lora = set.loraParameterCount
         Output.line("adapter:    \(out)/ (\(AdapterFile.configName), \(AdapterFile.weightsName))")
         Output.line("kind:       \(h.kind.rawValue), r = \(h.rank)" + (h.kind == .lsr ? " (\(h.rankSplit)), s = \(h.separationRank)" : "") + ", α = \(h.alpha)")
         Output.line("modules:    \(set.modules.count) (\(h.targets.joined(separator: ", ")) in \(set.base.layers) layers)")

@@ -65,7 +65,7 @@ struct InspectSummary {
         if let checkpoint {
             switch try? checkpoint.config(sourceDirectory: directory, configPath: nil) {
             case let (config, source)?: heads = (config.numAttentionHeads, source.headsLabel)
-            case nil: heads = (checkpoint.architecture.inferredHeads, ConfigSource.inferred(heads: 0).headsLabel)
+            case nil: heads = (checkpoint.architecture.inferredHeads, ConfigSource.inferred(heads: 0, guessed: true).headsLabel)
             }
         } else {
             heads = nil
@@ -133,7 +133,8 @@ extension ConfigSource {
         switch self {
         case .file: "config.json"
         case .checkpoint: "checkpoint args"
-        case .inferred: "inferred as hidden/64"
+        case .inferred(_, guessed: true): "inferred as hidden/64"
+        case .inferred(_, guessed: false): "--num-heads"
         }
     }
 }

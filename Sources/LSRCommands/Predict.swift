@@ -1,22 +1,29 @@
 import ArgumentParser
 import Foundation
+import LSRAdapters
 import LSREngine
 import LSRFormats
 import LSRModel
 import LSRTrain
 
-/// `lsrconv predict --model DIR (--text S [--pair S] | --data FILE [--out FILE]) [--json]`.
+/// `lsrconv predict --model DIR [--adapter DIR] (--text S [--pair S] | --data FILE [--out FILE]) [--json]`.
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Classify texts with a RoBERTa sequence classifier.",
         discussion: """
             With --text (and --pair) one example is classified; with --data every row of a JSON Lines, \
             CSV or TSV file, written as JSON Lines to --out (or stdout). Labels are the config's id2label \
-            names. Rows are batched by length; results keep the input order.
+            names. Rows are batched by length; results keep the input order. --adapter runs the model with an \
+            adapter attached (and its trained head), as merging it would, without writing a merged copy; the \
+            model may then be a pretrained checkpoint without a head. --json: with --text, one JSON document; \
+            with --data the output is JSON Lines (one document per row) either way.
             """)
 
     @Option(help: "Model directory or checkpoint (config.json beside it).")
     var model: String
+
+    @Option(help: "Adapter directory (lsrconv factor file) to attach, with its head: the logits merging it would give.")
+    var adapter: String?
 
     @Option(help: "Tokenizer directory (tokenizer.json, or vocab.json + merges.txt); default: the model's.")
     var tokenizer: String?
@@ -51,7 +58,7 @@ struct Predict: ParsableCommand {
     @Option(help: "Threads for BLAS and elementwise kernels (default: all cores).")
     var threads: Int?
 
-    @Flag(help: "Print one JSON document instead of text.")
+    @Flag(help: "With --text: one JSON document instead of text (--data always writes JSON Lines).")
     var json = false
 
     func validate() throws {
@@ -64,11 +71,19 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
-        if let out { try refuseOverlap(output: out, inputs: [model, data]) }
+        if let out { try refuseOverlap(output: out, inputs: [model, data, adapter]) }
         if let threads { Engine.setThreads(threads) }
-        let roberta = try reporting(path: model) { try RobertaModel.load(model) }
+        var roberta = try reporting(path: model) { try RobertaModel.load(model) }
+        var adapterLabels: [Int: String]?
+        if let adapter {
+            let set = try reporting(path: adapter) { try AdapterFile.read(adapter) }
+            roberta = try reporting(path: adapter) { try set.model(on: roberta) }
+            adapterLabels = set.head?.id2label
+        }
         guard roberta.weights.classifier != nil else {
-            throw CommandFailure(message: "\(model): no sequence-classification head (classifier.*): nothing to predict with")
+            throw CommandFailure(
+                message: "\(model): no sequence-classification head (classifier.*)"
+                    + (adapter.map { "; \($0) carries none either: nothing to predict with" } ?? " and no --adapter with one: nothing to predict with"))
         }
         let tokenizerDirectory = DataOptions.tokenizerDirectory(tokenizer, model: model)
         let tok = try reporting(path: tokenizerDirectory) { try Tokenizer.load(directory: tokenizerDirectory) }
@@ -88,7 +103,7 @@ struct Predict: ParsableCommand {
         let results = try reporting(path: data ?? model) {
             try Prediction.run(model: roberta, tokenizer: tok, inputs: inputs, batchSize: batchSize, maxLength: maxLength)
         }
-        let names = labelNames(roberta)
+        let names = labelNames(roberta, overriding: adapterLabels)
         let documents = results.map { document($0, names: names) }
 
         if data != nil {
@@ -119,10 +134,11 @@ struct Predict: ParsableCommand {
         Output.line("logits:        " + result.logits.map { String(format: "%.6f", $0) }.joined(separator: ", "))
     }
 
-    /// id2label names, LABEL_i where the config has none (transformers' default).
-    func labelNames(_ model: RobertaModel) -> [String] {
+    /// id2label names (an adapter's head's first, then the config's), LABEL_i where neither has
+    /// one (transformers' default).
+    func labelNames(_ model: RobertaModel, overriding adapter: [Int: String]?) -> [String] {
         let count = model.weights.labelCount ?? 0
-        return (0..<count).map { model.config.id2label[$0] ?? "LABEL_\($0)" }
+        return (0..<count).map { adapter?[$0] ?? model.config.id2label[$0] ?? "LABEL_\($0)" }
     }
 
     func document(_ result: Prediction.Result, names: [String]) -> JSONObject {

@@ -32,7 +32,8 @@ struct Train: ParsableCommand {
             with any N that gives the same global batch. `kill -USR1` on mpirun checkpoints and stops every rank.
             """)
 
-    @Option(help: "Base model directory (a sequence classifier: its head is trained).") var model: String
+    @Option(help: "Base model directory: a sequence classifier (its head is trained) or a pretrained checkpoint (a new head is).")
+    var model: String
     @Option(help: "Training data file.") var train: String
     @Option(help: "Evaluation data file (loss and metrics at every evaluation; picks the best state).") var eval: String?
     @Option(help: "Output directory.") var out: String
@@ -40,7 +41,7 @@ struct Train: ParsableCommand {
     @Option(help: "lsr or lora.") var kind = "lsr"
     @Option(help: "Comma-separated modules to adapt in every layer.") var targets = "query,value"
     @Option(help: "r.") var rank = 4
-    @Option(help: "s (LSR).") var separationRank = 16
+    @Option(help: "s (LSR; default: 16).") var separationRank: Int?
     @Option(help: "auto, AxB, or AxB,CxD (out, in).") var factors = "auto"
     @Option(help: "r = r1×r2 (LSR).") var rankSplit: String?
     @Option(help: "α of ΔW = (α/r)·Up·Down.") var alpha: Double = 8
@@ -48,6 +49,9 @@ struct Train: ParsableCommand {
     @Option(help: "Start from this adapter directory instead of a fresh one (its settings replace --kind … --alpha).")
     var initFrom: String?
     @Option(help: "classification or regression (default: from the model's head: one label is regression).") var task: String?
+    @Option(help: "Label names in id order, for a model without a head (default: the training file's sorted labels); with a head, its own.")
+    var labels: String?
+    @Option(help: "Labels of a new head (1: regression; default: from the training file).") var numLabels: Int?
     @Option(help: "Peak learning rate.") var lr: Float = 5e-4
     @Option(help: "linear (warm-up, then decay to 0) or constant (warm-up, then the peak).") var lrSchedule = "linear"
     @Option(help: "Fraction of the updates spent warming the learning rate up from 0.") var warmupRatio: Double = 0.06
@@ -82,12 +86,18 @@ struct Train: ParsableCommand {
         guard (0...1).contains(warmupRatio) else { throw ValidationError("--warmup-ratio must be within 0 and 1") }
         if let dropout { guard (0..<1).contains(dropout) else { throw ValidationError("--dropout must be within 0 and 1 (1 excluded)") } }
         if let globalBatchSize, globalBatchSize < 1 { throw ValidationError("--global-batch-size must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         guard keepCheckpoints >= 1 else { throw ValidationError("--keep-checkpoints must be at least 1") }
         guard ["best", "last"].contains(keep) else { throw ValidationError("--keep must be best or last") }
         if let task, !["classification", "regression"].contains(task) { throw ValidationError("--task must be classification or regression") }
+        if let numLabels, numLabels < 1 { throw ValidationError("--num-labels must be at least 1") }
+        if let labels, labels.split(separator: ",").allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) {
+            throw ValidationError("--labels needs at least one name")
+        }
         guard let schedule = ScheduleKind(rawValue: lrSchedule) else { throw ValidationError("--lr-schedule must be linear or constant") }
         guard let optimizerKind = OptimizerKind(rawValue: optimizer) else { throw ValidationError("--optimizer must be adamw or sgd") }
-        guard AdapterKind(rawValue: kind) != nil else { throw ValidationError("--kind must be lsr or lora") }
+        guard let adapterKind = AdapterKind(rawValue: kind) else { throw ValidationError("--kind must be lsr or lora") }
+        if adapterKind == .lora, separationRank != nil { throw ValidationError(InitAdapter.separationRankWithLoRA) }
         // Batch sizes, steps, rate, warm-up steps and clipping: the trainer's own checks, before any file is read.
         do { try Trainer.check(trainerOptions(schedule: schedule, optimizer: optimizerKind)) } catch { throw ValidationError(error.description) }
     }
@@ -138,10 +148,10 @@ struct Train: ParsableCommand {
         } else if Launch.localSize > 1 {
             Engine.setThreads(max(1, ProcessInfo.processInfo.activeProcessorCount / Launch.localSize))  // the ranks on this machine share its cores
         }
-        let base = try reporting(path: model) { try RobertaModel.load(model) }
-        guard let labels = base.weights.labelCount else {
-            throw CommandFailure(message: "\(model): no sequence-classification head (classifier.*): train needs a classifier model")
-        }
+        let dataFormat = try DataOptions.format(dataOptions.format)
+        let fields = dataOptions.fields
+        let (base, freshLabels) = try baseModel(format: dataFormat, fields: fields, leader: leader)
+        let labels = base.weights.labelCount!  // baseModel gives a classifier, its own or a fresh one
         if let task {
             if task == "regression" && labels != 1 {
                 throw CommandFailure(message: "\(model): --task regression needs a one-label head; this one has \(labels) labels")
@@ -152,8 +162,6 @@ struct Train: ParsableCommand {
         }
         let tokenizerDirectory = DataOptions.tokenizerDirectory(tokenizer, model: model)
         let tok = try reporting(path: tokenizerDirectory) { try Tokenizer.load(directory: tokenizerDirectory) }
-        let dataFormat = try DataOptions.format(dataOptions.format)
-        let fields = dataOptions.fields
         func encode(_ path: String) throws -> Trainer.Encoded {
             let data = try DataOptions.labelled(
                 path, format: dataFormat, fields: fields, tokenizer: tok, model: base, labels: labels, id2label: base.config.id2label, maxLength: maxLength)
@@ -174,7 +182,8 @@ struct Train: ParsableCommand {
             var initOptions = AdapterInit.Options()
             initOptions.kind = AdapterKind(rawValue: kind)!
             initOptions.targets = targets.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            (initOptions.rank, initOptions.separationRank, initOptions.alpha, initOptions.seed) = (rank, separationRank, alpha, seed)
+            (initOptions.rank, initOptions.alpha, initOptions.seed) = (rank, alpha, seed)
+            initOptions.separationRank = separationRank ?? initOptions.separationRank
             if let splits = try SplitOptions.factors(factors) { (initOptions.outSplit, initOptions.inSplit) = (splits.out, splits.in) }
             initOptions.rankSplit = try SplitOptions.rank(rankSplit)
             adapters = try reporting(path: model) { try AdapterInit.make(config: base.config, weights: weights, options: initOptions) }
@@ -192,8 +201,13 @@ struct Train: ParsableCommand {
 
         let training = try reporting(path: model) { try AdapterTraining(model: base, adapters: adapters, trainHead: !freezeHead, settings: settings) }
         let session = TrainingSession(training: training)
-        let runSettings = try self.settings(
+        var runSettings = try self.settings(
             weights: weights, adapters: adapters, initDescription: initDescription, plan: plan, options: options, labels: labels)
+        if let freshLabels {
+            // A new head: its labels decide the trajectory too (recorded only then, so that
+            // checkpoints of runs on a model with a head resume as before).
+            runSettings["fresh_head_labels"] = .array((0..<freshLabels.count).map { .string(freshLabels[$0]!) })
+        }
 
         // Every rank must train on the same inputs and settings (rank 0's, which include the seed).
         // Not through `reporting`: run() must see `otherRankFailed` as itself (its text is the same).
@@ -211,6 +225,8 @@ struct Train: ParsableCommand {
         // With --force an existing output is moved aside, removed once this run has written its
         // own (or its Ctrl-C checkpoint), and put back if the run fails: never lost to a failed run.
         let aside = leader ? try prepareOutput() : nil
+        // Once every input is checked, so that a run that fails says only why.
+        if leader && initFrom == nil { SplitOptions.warnIfLargerThanLoRA(adapters) }
         var keepNewOutput = false
         defer {
             if let aside {
@@ -272,6 +288,43 @@ struct Train: ParsableCommand {
         }
         keepNewOutput = true
         summary(session.state, set: set, kept: options.keepBest && evalData != nil ? "best" : "last")
+    }
+
+    /// The model to train: the checkpoint's own classifier, or, for a checkpoint without one (a
+    /// pretrained masked-LM or bare encoder), a fresh head as transformers'
+    /// AutoModelForSequenceClassification makes (`RobertaModel.withFreshHead`) for the labels of
+    /// --labels / --num-labels or of the training file (`HeadLabels`). The second value is the
+    /// fresh head's labels (nil: the model's own head).
+    func baseModel(format: DataFormat?, fields: FieldSelection, leader: Bool) throws -> (RobertaModel, [Int: String]?) {
+        let loaded = try reporting(path: model) { try RobertaModel.load(model) }
+        let names = labels.map { $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
+        if let count = loaded.weights.labelCount {
+            // A head of its own: --labels and --num-labels may only restate it.
+            if let numLabels, numLabels != count {
+                throw CommandFailure(message: "--num-labels \(numLabels) contradicts \(model), whose head has \(count) labels")
+            }
+            if let names {
+                let own = (0..<count).map { loaded.config.id2label[$0] ?? "LABEL_\($0)" }
+                if names != own {
+                    throw CommandFailure(
+                        message: "--labels \(names.joined(separator: ",")) contradicts \(model)'s id2label (\(own.joined(separator: ", "))); "
+                            + "its head keeps its labels")
+                }
+            }
+            return (loaded, nil)
+        }
+        if freezeHead { throw CommandFailure(message: "--freeze-head: \(model) has no classification head to keep (a new one is trained without it)") }
+        let data = try reporting(path: train) { try DataSource.load(path: train, format: format, fields: fields, labels: .required) }
+        let plan = try reporting { try HeadLabels.plan(data: data, names: names, numLabels: numLabels) }
+        if leader {
+            for warning in plan.warnings { Output.warning(warning) }
+            let shown = (0..<plan.id2label.count).map { plan.id2label[$0]! }
+            Output.progress(
+                "\(model) has no classification head: training a new one, "
+                    + (plan.isRegression ? "regression (1 output)" : "\(shown.count) labels (\(shown.joined(separator: ", ")))"))
+        }
+        let fresh = try reporting(path: model) { try loaded.withFreshHead(id2label: plan.id2label, seed: seed) }
+        return (fresh, plan.id2label)
     }
 
     /// Everything that decides the trajectory, recorded in every checkpoint: `--resume` refuses a

@@ -20,11 +20,12 @@ struct Validate: ParsableCommand {
             factor products); then, with --model, the base model: its sizes, every adapted module with its \
             shape, and (as a warning) the SHA-256 of its weight files. A JSON file is checked against \
             --schema, a bundled schema's name (`lsrconv schema` lists them) or a schema file; without \
-            --schema, against the bundled schema its "$schema" names. Exit status 0: valid; 1: invalid \
-            (the problems are still printed) or not checkable.
+            --schema, against the bundled schema its "$schema" names. A JSON Lines file (.jsonl, .ndjson, or \
+            one document per line) has every non-blank line checked, each problem naming its line. Exit \
+            status 0: valid; 1: invalid (the problems are still printed) or not checkable.
             """)
 
-    @Argument(help: "An adapter directory or a JSON file.")
+    @Argument(help: "An adapter directory, or a JSON or JSON Lines file.")
     var path: String
 
     @Option(help: "For a JSON file: a bundled schema's name (see `lsrconv schema`) or a schema file.")
@@ -222,14 +223,30 @@ struct Validate: ParsableCommand {
 
     // MARK: - JSON documents
 
-    /// A JSON file against `--schema`, or against the bundled schema its `$schema` names.
+    /// A JSON file against `--schema`, or against the bundled schema its `$schema` names. A
+    /// JSON Lines file (named .jsonl or .ndjson, or one whose first line is a whole document with
+    /// more after it) has each non-blank line checked as a document; its problems name the line,
+    /// and without --schema the first document's `$schema` picks the schema for all.
     func validateDocument(file: String) throws -> ValidationReport {
         var report = ValidationReport(path: path)
-        let document: JSONValue
-        switch try readJSON(file) {
-        case .success(let value): document = value
+        let bytes: [UInt8]
+        switch try readBytes(file) {
+        case .success(let read): bytes = read
         case .failure(let error):
             report.problems.append(Problem(location: "", message: error.description))
+            return report
+        }
+        let documents = bytes.withUnsafeBytes { Self.documents($0, jsonLines: Self.isJSONLinesName(file)) }
+        guard let first = documents.lazy.compactMap({ document in (try? document.value.get()).map { (line: document.line, value: $0) } }).first
+        else {
+            // Nothing to check against a schema: the parse errors, or an empty JSON Lines file.
+            report.problems = documents.compactMap { document in
+                guard case .failure(let error) = document.value else { return nil }
+                return Problem(location: "", message: error.description, line: document.line)
+            }
+            if documents.isEmpty {
+                report.problems.append(Problem(location: "", message: "no JSON document: the file is empty or holds only blank lines"))
+            }
             return report
         }
         let compiled: JSONSchema
@@ -244,14 +261,40 @@ struct Validate: ParsableCommand {
             } else {
                 throw CommandFailure(message: "--schema '\(schema)' is neither a bundled schema (\(SchemaCommand.nameList)) nor a file")
             }
-        } else if let id = document["$schema"]?.stringValue, let bundled = BundledSchemas.identified(by: id) {
+        } else if let id = first.value["$schema"]?.stringValue, let bundled = BundledSchemas.identified(by: id) {
             compiled = try compile(bundled.document, source: bundled.fileName)
         } else {
+            let which = first.line.map { "line \($0)'s" } ?? "the document's"
             throw CommandFailure(
-                message: "\(file): give --schema: the document's \"$schema\" names no bundled schema (bundled: \(SchemaCommand.nameList))")
+                message: "\(file): give --schema: \(which) \"$schema\" names no bundled schema (bundled: \(SchemaCommand.nameList))")
         }
-        report.problems = compiled.validate(document).map(Problem.init)
+        for document in documents {
+            switch document.value {
+            case .success(let value): report.problems += compiled.validate(value).map { Problem($0, line: document.line) }
+            case .failure(let error): report.problems.append(Problem(location: "", message: error.description, line: document.line))
+            }
+        }
         return report
+    }
+
+    /// The documents of a JSON file: one (line nil), or one per non-blank line of JSON Lines. A
+    /// text that is not one document because its first line is a whole one with more on later
+    /// lines is JSON Lines whatever its name.
+    static func documents(_ bytes: UnsafeRawBufferPointer, jsonLines: Bool) -> [(line: Int?, value: Result<JSONValue, JSONError>)] {
+        if !jsonLines {
+            let whole = Result { () throws(JSONError) in try JSON.parse(bytes) }
+            guard case .failure(.trailingCharacters) = whole else { return [(nil, whole)] }
+            let lines = JSON.parseLines(bytes)
+            guard lines.count >= 2, case .success = lines[0].value else { return [(nil, whole)] }
+            return lines.map { ($0.line, $0.value) }
+        }
+        return JSON.parseLines(bytes).map { ($0.line, $0.value) }
+    }
+
+    /// .jsonl and .ndjson (any case) name JSON Lines, as they do for data files (DataFormat).
+    static func isJSONLinesName(_ file: String) -> Bool {
+        let name = FileSystem.baseName(file).lowercased()
+        return name.hasSuffix(".jsonl") || name.hasSuffix(".ndjson")
     }
 
     // MARK: - Helpers
@@ -259,13 +302,18 @@ struct Validate: ParsableCommand {
     /// Reads and parses a JSON file of at most `ShardIndex.maxIndexSize` bytes. A file that
     /// cannot be read is a failure; text that is not JSON is returned as the problem it is.
     func readJSON(_ file: String) throws -> Result<JSONValue, JSONError> {
+        try readBytes(file).flatMap { bytes in Result { () throws(JSONError) in try JSON.parse(bytes) } }
+    }
+
+    /// The bytes of a file of at most `ShardIndex.maxIndexSize` bytes (JSON Lines too); a
+    /// larger one is returned as the problem it is, one that cannot be read is a failure.
+    func readBytes(_ file: String) throws -> Result<[UInt8], JSONError> {
         try reporting(path: file) {
             let mapped = try MappedFile(path: file)
             guard mapped.size <= ShardIndex.maxIndexSize else {
                 return .failure(JSONError.tooLarge(bytes: mapped.size, limit: ShardIndex.maxIndexSize))
             }
-            let bytes = try mapped.read(offset: 0, count: mapped.size)
-            return Result { () throws(JSONError) in try JSON.parse(bytes) }
+            return .success(try mapped.read(offset: 0, count: mapped.size))
         }
     }
 
@@ -280,15 +328,20 @@ struct Problem: Equatable {
     var message: String
     /// The failing schema keyword, for schema violations.
     var keywordLocation: String? = nil
+    /// In a JSON Lines file: the 1-based line of the document `location` points into.
+    var line: Int? = nil
 
-    init(location: String, message: String, keywordLocation: String? = nil) {
+    init(location: String, message: String, keywordLocation: String? = nil, line: Int? = nil) {
         self.location = location
         self.message = message
         self.keywordLocation = keywordLocation
+        self.line = line
     }
 
-    init(_ error: LSRSchema.ValidationError) {
-        self.init(location: error.instanceLocation, message: error.message, keywordLocation: error.keywordLocation)
+    init(_ error: LSRSchema.ValidationError) { self.init(error, line: nil) }
+
+    init(_ error: LSRSchema.ValidationError, line: Int?) {
+        self.init(location: error.instanceLocation, message: error.message, keywordLocation: error.keywordLocation, line: line)
     }
 }
 
@@ -309,7 +362,9 @@ struct ValidationReport {
     func print(json: Bool) {
         if json {
             let problemList: [JSONValue] = problems.map {
-                var entry: JSONObject = ["location": .string($0.location), "message": .string($0.message)]
+                var entry: JSONObject = $0.line.map { ["line": JSONValue($0)] } ?? [:]
+                entry["location"] = .string($0.location)
+                entry["message"] = .string($0.message)
                 if let keyword = $0.keywordLocation { entry["keyword_location"] = .string(keyword) }
                 return .object(entry)
             }
@@ -319,7 +374,9 @@ struct ValidationReport {
             ])
             return
         }
-        for problem in problems { Output.line("\(Self.shown(problem.location)): \(problem.message)") }
+        for problem in problems {
+            Output.line((problem.line.map { "line \($0): " } ?? "") + "\(Self.shown(problem.location)): \(problem.message)")
+        }
         for warning in warnings { Output.line("warning: \(Self.shown(warning.location)): \(warning.message)") }
         Output.line(problems.isEmpty ? "valid" : "invalid: \(Self.count(problems.count, "problem"))")
     }

@@ -38,6 +38,23 @@ extension JSONError: CustomStringConvertible {
     }
 }
 
+extension JSONError {
+    /// The same error with its byte offset moved by `delta`: a line's error located in its file.
+    public func shifted(by delta: Int) -> JSONError {
+        switch self {
+        case .syntax(let o, let d): .syntax(offset: o + delta, description: d)
+        case .truncated(let o): .truncated(offset: o + delta)
+        case .trailingCharacters(let o): .trailingCharacters(offset: o + delta)
+        case .tooDeep(let o): .tooDeep(offset: o + delta)
+        case .duplicateKey(let k, let o): .duplicateKey(k, offset: o + delta)
+        case .integerOutOfRange(let s, let o): .integerOutOfRange(s, offset: o + delta)
+        case .nonFiniteNumber(let o): .nonFiniteNumber(offset: o + delta)
+        case .invalidUTF8(let o): .invalidUTF8(offset: o + delta)
+        case .tooLarge: self
+        }
+    }
+}
+
 /// JSON parsing (json-c, strict mode, UTF-8 validated) and deterministic writing.
 public enum JSON {
     /// Deepest nesting accepted. Real files nest a handful of levels; a bound keeps hostile
@@ -61,8 +78,10 @@ public enum JSON {
             buffer.withMemoryRebound(to: CChar.self) { json_tokener_parse_ex(tokener, $0.baseAddress, Int32(length + 1)) }
         }
         let end = Int(json_tokener_get_parse_end(tokener))
-        guard let parsed else {
-            let error = json_tokener_get_error(tokener)
+        // json-c returns JSON's null as a NULL object, as it does on failure: only the
+        // tokener's error tells a document `null` from a text it refused.
+        let error = json_tokener_get_error(tokener)
+        if parsed == nil, error != json_tokener_success {
             switch error {
             case json_tokener_continue:
                 throw .truncated(offset: length)
@@ -78,7 +97,7 @@ public enum JSON {
                 throw .syntax(offset: end, description: description)
             }
         }
-        defer { json_object_put(parsed) }
+        defer { if let parsed { json_object_put(parsed) } }
         var rest = end
         while rest < length, isJSONWhitespace(text[rest]) { rest += 1 }
         if rest < length || (end > length && text[length - 1] != 0) {
@@ -97,6 +116,29 @@ public enum JSON {
     }
 
     public static func parse(_ string: String) throws(JSONError) -> JSONValue { try parse(Array(string.utf8)) }
+
+    /// Parses JSON Lines (jsonlines.org): one JSON text per line, lines split at "\n" with a
+    /// "\r" before it dropped; lines of only whitespace are skipped. Each document comes with its
+    /// 1-based line, and each error with its offset from the start of `bytes`, so one bad line
+    /// does not hide the others.
+    public static func parseLines(_ bytes: UnsafeRawBufferPointer) -> [(line: Int, value: Result<JSONValue, JSONError>)] {
+        var documents: [(line: Int, value: Result<JSONValue, JSONError>)] = []
+        var start = 0
+        var line = 0
+        while start < bytes.count {
+            line += 1
+            var end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            let next = end + 1
+            if end > start, bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+            let text = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+            if !text.allSatisfy(isJSONWhitespace) {
+                let offset = start
+                documents.append((line, Result { () throws(JSONError) in try parse(text) }.mapError { $0.shifted(by: offset) }))
+            }
+            start = next
+        }
+        return documents
+    }
 
     private static func convert(_ object: OpaquePointer?) throws(JSONError) -> JSONValue {
         guard let object else { return .null }

@@ -26,6 +26,9 @@ public enum ModelImport {
         public var source: String
         public var output: String
         public var configPath: String?
+        /// Attention heads for a checkpoint without a config (a config that has one must agree);
+        /// nil: guessed as hidden/64, refused where that is no whole number.
+        public var numHeads: Int?
         public var dtype: DTypeChoice = .keep
         /// Largest shard in bytes; nil writes a single model.safetensors.
         public var maxShardSize: Int?
@@ -70,11 +73,16 @@ public enum ModelImport {
     public enum Error: Swift.Error, Equatable, Sendable, CustomStringConvertible {
         case outputInsideInput(output: String, input: String)
         case dtypeNotConvertible(tensor: String, dtype: DType)
+        /// No config, no number of heads given, and hidden/64 is no whole number of heads.
+        case headsNotGuessable(hiddenSize: Int)
 
         public var description: String {
             switch self {
             case .outputInsideInput(let o, let i): "output \(o) would overlap the input \(i) (it is the input, holds it, or lies inside it)"
             case .dtypeNotConvertible(let t, let d): "tensor '\(t)': cannot convert dtype \(d.rawValue)"
+            case .headsNotGuessable(let h):
+                "no config.json, and the number of attention heads cannot be guessed as hidden_size/64: \(h) is not a multiple of 64 "
+                    + "(give it with --num-heads N, or a config with --config FILE)"
             }
         }
     }
@@ -88,6 +96,13 @@ public enum ModelImport {
         /// Fields set in config.json (replacing what is there).
         public var config: JSONObject = [:]
         public var files: [(name: String, bytes: [UInt8])] = []
+        /// Canonical names of tensors left out of the output (a merged classifier drops the
+        /// masked-LM head and the pooler its base carried, as transformers' classifier has neither).
+        public var dropped: (@Sendable (String) -> Bool)? = nil
+        /// Prefix the encoder's tensors with `roberta.` where the source has bare names (a
+        /// RobertaModel checkpoint given a head: transformers' classifier keeps its encoder
+        /// under `roberta.`).
+        public var prefixEncoder = false
         public init() {}
     }
 
@@ -103,7 +118,13 @@ public enum ModelImport {
         try checkOutputOutsideInput(output: options.output, input: options.source)
         let checkpoint = try RobertaCheckpoint(source, fairseqHead: options.fairseqHead)
         let (archive, mapping) = (checkpoint.archive, checkpoint.mapping)
-        var (config, configSource) = try checkpoint.config(sourceDirectory: sourceDirectory, configPath: options.configPath)
+        var (config, configSource) = try checkpoint.config(
+            sourceDirectory: sourceDirectory, configPath: options.configPath, numHeads: options.numHeads)
+        // A guess of 1 head for any width would write a config that silently computes something
+        // else than the model did: refuse before anything is written.
+        if case .inferred(_, guessed: true) = configSource, checkpoint.architecture.guessedHeads == nil {
+            throw Error.headsNotGuessable(hiddenSize: checkpoint.architecture.hiddenSize)
+        }
         let edits = try options.edits?(checkpoint, config) ?? Edits()
         for (key, value) in edits.config.members { config.json[key] = value }
 
@@ -112,7 +133,9 @@ public enum ModelImport {
         var outputs: [Safetensors.OutputTensor] = []
         let order = RobertaNaming.stateDictPermutation(mapping.renamed.map(\.to))
         let position = Dictionary(archive.tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
-        for (from, to) in order.map({ mapping.renamed[$0] }) {
+        for (from, canonical) in order.map({ mapping.renamed[$0] }) {
+            if let dropped = edits.dropped, dropped(canonical) { continue }
+            let to = edits.prefixEncoder && !canonical.hasPrefix("roberta.") && !canonical.hasPrefix("classifier.") ? "roberta." + canonical : canonical
             let tensor = archive.tensors[position[from]!]
             var dtype = tensor.dtype
             if let target = options.dtype.target, tensor.dtype.isFloatingPoint {
@@ -121,12 +144,12 @@ public enum ModelImport {
             }
             var output = Safetensors.OutputTensor(tensor, as: dtype)
             output.name = to
-            if let edit = edits.tensors[to] { output = replacement(name: to, edit, dtype: dtype) }
+            if let edit = edits.tensors[to] ?? edits.tensors[canonical] { output = replacement(name: to, edit, dtype: dtype) }
             outputs.append(output)
         }
         // Tensors the edits add (a trained head on a model that had none).
         let wordsDType = outputs.first { $0.name.hasSuffix("embeddings.word_embeddings.weight") }?.dtype ?? .f32
-        for name in edits.tensors.keys.sorted() where !outputs.contains(where: { $0.name == name }) {
+        for name in edits.tensors.keys.sorted() where !outputs.contains(where: { $0.name == name || $0.name == "roberta." + name }) {
             outputs.append(replacement(name: name, edits.tensors[name]!, dtype: options.dtype.target ?? wordsDType))
         }
         if let target = options.dtype.target {

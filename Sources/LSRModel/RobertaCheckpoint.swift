@@ -6,8 +6,9 @@ public enum ConfigSource: Equatable, Sendable {
     case file(String)
     /// A fairseq checkpoint's own `args` / `cfg.model`, at this JSON pointer of the pickle.
     case checkpoint(pointer: String)
-    /// Inferred from shapes; the number of heads is a guess (hidden/64).
-    case inferred(heads: Int)
+    /// Inferred from shapes. The shapes cannot give the number of heads: it was given by the
+    /// caller (`import --num-heads`), or `guessed` as hidden/64.
+    case inferred(heads: Int, guessed: Bool)
 }
 
 /// A checkpoint read as a RoBERTa: its tensors under canonical Hugging Face names, the
@@ -25,9 +26,15 @@ public struct RobertaCheckpoint: Sendable {
 
     public enum Error: Swift.Error, Equatable, Sendable, CustomStringConvertible {
         case notRoberta
+        /// A number of heads was given that does not split the hidden size into equal heads.
+        case headsDoNotDivide(heads: Int, hiddenSize: Int)
+        /// A number of heads was given, and the config (file or fairseq arguments) records another.
+        case headsContradictConfig(given: Int, config: Int)
         public var description: String {
             switch self {
             case .notRoberta: "no RoBERTa word embeddings (embeddings.word_embeddings.weight) found: not a RoBERTa checkpoint"
+            case .headsDoNotDivide(let h, let d): "--num-heads \(h) does not divide hidden_size \(d)"
+            case .headsContradictConfig(let h, let c): "num_attention_heads is \(c), --num-heads says \(h)"
             }
         }
     }
@@ -60,26 +67,42 @@ public struct RobertaCheckpoint: Sendable {
 
     /// The config: `configPath`, else config.json in `sourceDirectory`, else a fairseq
     /// checkpoint's own arguments, else one inferred from the shapes. A config file or fairseq
-    /// arguments that contradict the weights are an error naming the file.
-    public func config(sourceDirectory: String, configPath: String?) throws -> (RobertaConfig, ConfigSource) {
+    /// arguments that contradict the weights are an error naming the file. `numHeads`, the
+    /// one size shapes cannot give, sets it for an inferred config (it must divide the hidden
+    /// size) and must agree with a config that records it; without it an inferred config
+    /// guesses hidden/64 (`RobertaArchitecture.inferredHeads`).
+    public func config(sourceDirectory: String, configPath: String?, numHeads: Int? = nil) throws -> (RobertaConfig, ConfigSource) {
+        let file = archive.files.first ?? "checkpoint"
         let beside = FileSystem.join(sourceDirectory, "config.json")
         if let path = configPath ?? (FileSystem.exists(beside) ? beside : nil) {
             let config = try RobertaCheckpoint.readConfig(path)
             do { try config.check(against: architecture) } catch { throw FileContextError(path: path, underlying: error) }
+            if let numHeads, numHeads != config.numAttentionHeads {
+                throw FileContextError(path: path, underlying: Error.headsContradictConfig(given: numHeads, config: config.numAttentionHeads))
+            }
             return (config, .file(path))
         }
         if fairseq != nil {
             do {
                 if let config = try FairseqNaming.config(from: archive.auxiliary, architecture: architecture) {
                     try config.check(against: architecture)
+                    if let numHeads, numHeads != config.numAttentionHeads {
+                        throw Error.headsContradictConfig(given: numHeads, config: config.numAttentionHeads)
+                    }
                     return (config, .checkpoint(pointer: archive.auxiliary["args"]?.objectValue != nil ? "/args" : "/cfg/model"))
                 }
             } catch {
-                throw FileContextError(path: archive.files.first ?? "checkpoint", underlying: error)
+                throw FileContextError(path: file, underlying: error)
             }
         }
-        let config = RobertaConfig.inferred(from: architecture)
-        return (config, .inferred(heads: config.numAttentionHeads))
+        var config = RobertaConfig.inferred(from: architecture)
+        guard let numHeads else { return (config, .inferred(heads: config.numAttentionHeads, guessed: true)) }
+        guard numHeads >= 1, architecture.hiddenSize % numHeads == 0 else {
+            throw FileContextError(path: file, underlying: Error.headsDoNotDivide(heads: numHeads, hiddenSize: architecture.hiddenSize))
+        }
+        config.numAttentionHeads = numHeads
+        config.json["num_attention_heads"] = JSONValue(numHeads)
+        return (config, .inferred(heads: numHeads, guessed: false))
     }
 
     /// Reads and parses a config.json (at most `ShardIndex.maxIndexSize` bytes).

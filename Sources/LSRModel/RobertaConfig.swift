@@ -202,8 +202,12 @@ public struct RobertaArchitecture: Equatable, Sendable {
     public var head: Head
     public var hasPooler: Bool
 
-    /// hidden/64, RoBERTa's head size; 1 when hidden is smaller or not a multiple of 64.
-    public var inferredHeads: Int { hiddenSize >= 64 && hiddenSize % 64 == 0 ? hiddenSize / 64 : 1 }
+    /// hidden/64, RoBERTa's head size; nil when hidden is not a positive multiple of 64, where
+    /// no guess is better than another.
+    public var guessedHeads: Int? { hiddenSize >= 64 && hiddenSize % 64 == 0 ? hiddenSize / 64 : nil }
+
+    /// `guessedHeads`, else 1: what a config inferred from shapes alone gets.
+    public var inferredHeads: Int { guessedHeads ?? 1 }
 
     /// Reads the architecture from tensor shapes keyed by canonical name (with or without the
     /// `roberta.` prefix); nil when the word embeddings are absent (not a RoBERTa checkpoint).

@@ -79,7 +79,10 @@ extension Tokenizer {
         let mergesText = try readFile(mergesPath)
         let merges = try context(mergesPath) { () throws(TokenizerError) in try parseMergesText(mergesText) }
         let addedTokensPath = FileSystem.join(directory, "added_tokens.json")
-        let extraTokens = FileSystem.exists(addedTokensPath) ? try readJSON(addedTokensPath) : nil
+        // Not `exists ? try readJSON(…) : nil`: JSONValue is ExpressibleByNilLiteral, so that
+        // `nil` is JSON's null (even typed as JSONValue?) and an absent file read as `null`.
+        var extraTokens: JSONValue?
+        if FileSystem.exists(addedTokensPath) { extraTokens = try readJSON(addedTokensPath) }
         let model = try context(mergesPath) { () throws(TokenizerError) in
             try BPEModel(
                 vocabulary: vocabulary, merges: merges.pairs, mergeLocations: { "line \(merges.lines[$0])" }, unknownToken: nil,

@@ -84,7 +84,7 @@ import Testing
             #expect(set.hyperparameters.alpha == Self.alpha && set.hyperparameters.targets == ["query", "value"])
             #expect(set.modules.map(\.name) == Self.modules)
             #expect(set.head?.tensors.map(\.name).sorted() == ["classifier.dense.bias", "classifier.dense.weight", "classifier.out_proj.bias", "classifier.out_proj.weight"])
-            #expect(set.head?.id2label == [0: "LABEL_0", 1: "LABEL_1"])
+            #expect(set.head?.id2label == [0: "negative", 1: "positive"])  // tiny-roberta's config.json
             // At full separation rank the factors are R's whole SVD (n = 16): exact up to
             // sgesvd's backward error p(n)·u and the 16-term sums that materialise Up and Down
             // (≤ 17u·Σ|terms| per element), then ΔW's 4-term products: ~1e-6 relative (≤ 1.2e-6
@@ -105,6 +105,60 @@ import Testing
             let validate = try runLSRConv(["validate", out, "--model", Self.model])
             #expect(validate.status == 0, "\(validate.stdout)\(validate.stderr)")
         }
+    }
+
+    /// PEFT records no label names: the head keeps those of the base model it was trained on
+    /// (--model's config.json id2label, tiny-roberta's negative/positive), so `eval` accepts
+    /// the labelled data the base model accepts (with LABEL_0/LABEL_1 it refused "negative").
+    @Test func headLabelsComeFromTheBaseModel() throws {
+        let dir = TemporaryDirectory()
+        try writePEFT(dir.file("peft"))
+        let result = try runLSRConv([
+            "convert-adapter", "--from", dir.file("peft"), "--out", dir.file("lsr"), "--separation-rank", "4", "--model", Self.model,
+        ])
+        #expect(result.status == 0 && result.stderr == "", "\(result.stderr)")
+        let config = try JSON.parse(readFile(dir.file("lsr/adapter_config.json")))
+        #expect(config["head"]?["id2label"] == ["0": "negative", "1": "positive"])
+        #expect(config["head"]?["num_labels"] == 2)
+        let rows = #"{"text": "a fine day", "label": "positive"}"# + "\n" + #"{"text": "a dull night", "label": "negative"}"# + "\n"
+        let data = dir.write(Array(rows.utf8), to: "dev.jsonl")
+        let eval = try runLSRConv(["eval", "--model", Self.model, "--adapter", dir.file("lsr"), "--data", data, "--json"])
+        #expect(eval.status == 0 && eval.stderr == "", "\(eval.stderr)")
+        #expect(try JSON.parse(eval.stdout)["examples"] == 2)
+
+        #expect(LoRAConversion.labelNames([0: "a", 1: "b"], count: 2) == [0: "a", 1: "b"])
+        #expect(LoRAConversion.labelNames([0: "a", 2: "b"], count: 2) == nil)
+        #expect(LoRAConversion.labelNames([:], count: 2) == nil)
+        #expect(LoRAConversion.defaultLabelNames(count: 2) == [0: "LABEL_0", 1: "LABEL_1"])
+    }
+
+    /// A base model whose config names another number of labels than the adapter's head has
+    /// (here 3 against 2) cannot name them: LABEL_i, and one warning saying so.
+    @Test func labelsOfAnotherCountAreNotTaken() throws {
+        let dir = TemporaryDirectory()
+        try writePEFT(dir.file("peft"))
+        let model = dir.file("three-labels")
+        try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: false)
+        let tiny = try Checkpoint.open(Self.model)
+        var tensors: [Safetensors.OutputTensor] = []
+        for t in tiny.tensors {
+            switch t.name {
+            case "classifier.out_proj.weight": tensors.append(tensor(t.name, [3, 64], [Float](repeating: 0.01, count: 3 * 64)))
+            case "classifier.out_proj.bias": tensors.append(tensor(t.name, [3], [0, 0, 0]))
+            default: tensors.append(Safetensors.OutputTensor(name: t.name, dtype: t.dtype, shape: t.shape, source: t.bytes, sourceDType: t.dtype))
+            }
+        }
+        #expect(tensors.filter { $0.shape.first == 3 }.count == 2, "tiny-roberta's head is classifier.out_proj.*")
+        try Safetensors.write(tensors, metadata: [(key: "format", value: "pt")], to: model + "/model.safetensors")
+        var config = try #require(try JSON.parse(readFile(Self.model + "/config.json")).objectValue)
+        config["id2label"] = ["0": "contradiction", "1": "entailment", "2": "neutral"]
+        config["label2id"] = ["contradiction": 0, "entailment": 1, "neutral": 2]
+        try DurableFile.write(JSON.data(.object(config)), to: model + "/config.json")
+
+        let result = try runLSRConv(["convert-adapter", "--from", dir.file("peft"), "--out", dir.file("lsr"), "--separation-rank", "4", "--model", model])
+        #expect(result.status == 0)
+        #expect(result.stderr == "warning: \(model): id2label names 3 labels, the adapter's head has 2: its labels are written as LABEL_0, LABEL_1\n")
+        #expect(try JSON.parse(readFile(dir.file("lsr/adapter_config.json")))["head"]?["id2label"] == ["0": "LABEL_0", "1": "LABEL_1"])
     }
 
     @Test func printedErrorsAtOneTermAreTheDirectOnes() throws {

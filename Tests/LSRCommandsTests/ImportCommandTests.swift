@@ -79,7 +79,11 @@ import Testing
         _ = dir.write(readFile(TestPaths.fixture("tiny-roberta/model.safetensors")), to: "weights.safetensors")
         let result = try runLSRConv(["import", dir.file("weights.safetensors"), "--out", dir.file("x")])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stderr.contains("warning: no config.json: configuration inferred from tensor shapes; attention heads = hidden/64 = 1"))
+        #expect(
+            result.stderr
+                == "warning: no config.json: configuration inferred from tensor shapes; the number of attention heads was guessed as "
+                + "hidden_size/64 = 1 (give the real one with --num-heads N, or a config with --config FILE)\n")
+        #expect(result.stdout.contains("hidden 64, 1 heads (inferred as hidden/64)"), "\(result.stdout)")
         let config = try JSON.parse(readFile(dir.file("x/config.json")))
         #expect(config["model_type"] == "roberta")
         #expect(config["hidden_size"] == 64 && config["num_hidden_layers"] == 2 && config["intermediate_size"] == 256)
@@ -92,6 +96,79 @@ import Testing
         ])
         #expect(with.status == 0, "\(with.stderr)")
         #expect(byteDifference(dir.file("y/config.json"), TestPaths.fixture("tiny-roberta/config.json")) == nil)
+    }
+
+    /// The logits of `model` for one text with tiny-roberta's tokenizer.
+    func logits(_ model: String) throws -> [Double] {
+        let result = try runLSRConv(["predict", "--model", model, "--tokenizer", TestPaths.fixture("tiny-roberta"), "--text", "hello world", "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        return try JSON.parse(result.stdout)["predictions"]?.arrayValue?.first?["logits"]?.arrayValue?.compactMap(\.doubleValue) ?? []
+    }
+
+    /// --num-heads gives a checkpoint without config.json its real number of heads (tiny-roberta
+    /// has 4; the guess hidden/64 makes 1): no warning, and the imported model computes what
+    /// tiny-roberta computes (the same logits), where the guessed one does not.
+    @Test func numHeadsSetsTheHeadsOfAConfiglessImport() throws {
+        let dir = TemporaryDirectory()
+        let weights = dir.write(readFile(TestPaths.fixture("tiny-roberta/model.safetensors")), to: "weights.safetensors")
+        let result = try runLSRConv(["import", weights, "--out", dir.file("four"), "--num-heads", "4"])
+        #expect(result.status == 0 && result.stderr == "", "\(result.stderr)")
+        #expect(result.stdout.contains("hidden 64, 4 heads (--num-heads)"), "\(result.stdout)")
+        #expect(try JSON.parse(readFile(dir.file("four/config.json")))["num_attention_heads"] == 4)
+        let json = try runLSRConv(["import", weights, "--out", dir.file("four-json"), "--num-heads", "4", "--json"])
+        #expect(try JSON.parse(json.stdout)["architecture"]?["attention_heads_source"] == "--num-heads")
+
+        let reference = try logits(TestPaths.fixture("tiny-roberta"))
+        let imported = try logits(dir.file("four"))
+        #expect(reference.count == 2 && imported.count == 2)
+        // Same weights, same engine: the same floats. Exact, because the random fixture's
+        // logits hardly depend on the encoder (1 head instead of 4 moves them by ~3e-6).
+        #expect(imported == reference, "tiny-roberta \(reference), imported with 4 heads \(imported)")
+        #expect(try runLSRConv(["import", weights, "--out", dir.file("one")]).status == 0)
+        let guessed = try logits(dir.file("one"))
+        #expect(guessed != reference, "1 head should compute something else: \(reference) vs \(guessed)")
+
+        // With a config.json, --num-heads must agree with it.
+        let agreeing = try runLSRConv(["import", TestPaths.fixture("tiny-roberta"), "--out", dir.file("agree"), "--num-heads", "4"])
+        #expect(agreeing.status == 0 && agreeing.stderr == "", "\(agreeing.stderr)")
+    }
+
+    /// Where the number of heads cannot be had, nothing is written: no config and hidden_size
+    /// not a multiple of 64 (the learning task's model is 32 wide), --num-heads that does not
+    /// divide the hidden size or contradicts config.json (exit 1), and --num-heads below 1 or
+    /// beside --config (usage errors, exit 64).
+    @Test func headsThatCannotBeHadAreRefused() throws {
+        let dir = TemporaryDirectory()
+        let narrow = dir.write(readFile(TestPaths.fixture("learning/model/pytorch_model.bin")), to: "pytorch_model.bin")
+        let weights = dir.write(readFile(TestPaths.fixture("tiny-roberta/model.safetensors")), to: "weights.safetensors")
+        let tiny = TestPaths.fixture("tiny-roberta")
+        let cases: [(arguments: [String], status: Int32, stderr: String)] = [
+            (
+                [narrow], 1,
+                "error: \(narrow): no config.json, and the number of attention heads cannot be guessed as hidden_size/64: 32 is not a "
+                    + "multiple of 64 (give it with --num-heads N, or a config with --config FILE)\n"
+            ),
+            ([weights, "--num-heads", "5"], 1, "error: \(weights): --num-heads 5 does not divide hidden_size 64\n"),
+            ([tiny, "--num-heads", "2"], 1, "error: \(tiny)/config.json: num_attention_heads is 4, --num-heads says 2\n"),
+            ([weights, "--num-heads", "0"], 64, "error: --num-heads must be at least 1\n"),
+            ([weights, "--num-heads=-4"], 64, "error: --num-heads must be at least 1\n"),
+            (
+                [weights, "--num-heads", "4", "--config", tiny + "/config.json"], 64,
+                "error: give --num-heads or --config, not both (the config's num_attention_heads is the number of heads)\n"
+            ),
+        ]
+        for c in cases {
+            let result = try runLSRConv(["import"] + c.arguments + ["--out", dir.file("out")])
+            #expect(result.status == c.status, "\(c.arguments)")
+            #expect(result.stderr == c.stderr, "\(c.arguments)")
+            #expect(result.stdout == "", "\(c.arguments)")
+            #expect(!FileManager.default.fileExists(atPath: dir.file("out")), "\(c.arguments)")
+        }
+        #expect(try FileSystem.contents(of: dir.path) == ["pytorch_model.bin", "weights.safetensors"], "nothing written beside the inputs")
+        // The narrow model imports once its heads are given (its config.json says 4).
+        let given = try runLSRConv(["import", narrow, "--out", dir.file("narrow"), "--num-heads", "4"])
+        #expect(given.status == 0 && given.stderr == "", "\(given.stderr)")
+        #expect(try JSON.parse(readFile(dir.file("narrow/config.json")))["num_attention_heads"] == 4)
     }
 
     @Test func defaultOutputIsNamedAfterTheSource() throws {

@@ -69,6 +69,29 @@ import Testing
             """)
     }
 
+    /// A folder of only vocab.json + merges.txt (the fixture's, which are tiny-roberta's
+    /// vocabulary and merges) loads, and gives the ids of tiny-roberta's full tokenizer.
+    @Test func vocabAndMergesAlone() throws {
+        let directory = TemporaryDirectory()
+        for name in ["vocab.json", "merges.txt"] {
+            _ = directory.write(readFile(TestPaths.fixture("tokenizer/vocab-merges/" + name)), to: name)
+        }
+        let cases: [[String]] = [
+            ["--text", "hello <mask> world"], ["--text", "Shall I compare thee to a summer's day?"], ["--text", ""],
+            ["--text", "ünïcödé 😀 x2", "--pair", "  two  spaces"],
+        ]
+        for arguments in cases {
+            let bare = try runLSRConv(["tokenize", "--tokenizer", directory.path, "--json"] + arguments)
+            let full = try runLSRConv(["tokenize", "--tokenizer", Self.tiny, "--json"] + arguments)
+            #expect(bare.status == 0 && bare.stderr == "", "\(arguments): \(bare.stderr)")
+            #expect(full.status == 0, "\(arguments): \(full.stderr)")
+            #expect(bare.stdout == full.stdout, "\(arguments)")
+            #expect(Self.ints(try JSON.parse(bare.stdout)["ids"]).count >= 2, "\(arguments)")
+        }
+        let table = try runLSRConv(["tokenize", "--tokenizer", directory.path, "--text", "hello <mask> world"])
+        #expect(table.stdout.hasPrefix("index  id   token\n0      0    <s>\n1      76   h\n"), "\(table.stdout)")
+    }
+
     @Test func missingTokenizerDirectory() throws {
         let missing = TemporaryDirectory().path + "/no-such-tokenizer"
         let result = try runLSRConv(["tokenize", "--tokenizer", missing, "--text", "hi"])

@@ -54,6 +54,9 @@ import Testing
 
         let validate = try runLSRConv(["validate", dir.file("adapter"), "--model", model])
         #expect(validate.status == 0, "\(validate.stdout)")
+        // Every line of metrics.jsonl follows its schema (validate reads JSON Lines line by line).
+        let lines = try runLSRConv(["validate", dir.file("adapter/metrics.jsonl"), "--schema", "training-metrics-line"])
+        #expect(lines.status == 0 && lines.stdout == "valid\n" && lines.stderr == "", "\(lines.stdout)\(lines.stderr)")
         let merge = try runLSRConv(["merge", "--model", model, "--adapter", dir.file("adapter"), "--out", dir.file("merged")])
         #expect(merge.status == 0, "\(merge.stderr)")
         let predict = try runLSRConv(["predict", "--model", dir.file("merged"), "--data", dev])
@@ -190,9 +193,10 @@ import Testing
         for name in ["config.json", "tokenizer.json", "tokenizer_config.json"] {
             try FileManager.default.copyItem(atPath: TestPaths.fixture("tiny-roberta/" + name), toPath: dir.file("mlm/" + name))
         }
-        let headless = try runLSRConv(["train", "--model", dir.file("mlm"), "--train", good, "--out", dir.file("out")])
+        // It trains a new head (FreshHeadCommandTests), but has none to keep frozen.
+        let headless = try runLSRConv(["train", "--model", dir.file("mlm"), "--train", good, "--out", dir.file("out"), "--freeze-head"])
         #expect(headless.status == 1)
-        #expect(headless.stderr == "error: \(dir.file("mlm")): no sequence-classification head (classifier.*): train needs a classifier model\n")
+        #expect(headless.stderr == "error: --freeze-head: \(dir.file("mlm")) has no classification head to keep (a new one is trained without it)\n")
         #expect(!FileManager.default.fileExists(atPath: dir.file("out")))
         for (extra, expected) in cases {
             let result = try runLSRConv(["train", "--model", model, "--out", dir.file("out")] + extra)

@@ -65,6 +65,7 @@ import Testing
     /// `error:` line an invalid result ends with.
     func problems(_ path: String, _ extra: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) throws -> [String] {
         let result = try runLSRConv(["validate", path] + extra)
+        #expect(result.stdout.hasSuffix("\n"), "the report's last line ends with a newline", sourceLocation: sourceLocation)
         let lines = result.stdout.split(separator: "\n").map(String.init)
         if lines.last == "valid" {
             #expect(result.status == 0 && result.stderr.isEmpty, "\(result.stderr)", sourceLocation: sourceLocation)

@@ -30,6 +30,45 @@ import Testing
         #expect(throws: JSONError.invalidUTF8(offset: 2)) { try JSON.parse([UInt8(ascii: "\""), 0x61, 0xC3, 0x28, UInt8(ascii: "\"")]) }
     }
 
+    /// Every JSON value is a JSON text (RFC 8259 §2), `null` too, which json-c returns as a
+    /// NULL object just as it returns a failure.
+    @Test func everyValueIsADocument() throws {
+        #expect(try JSON.parse("null") == .null)
+        #expect(try JSON.parse(" \tnull \r\n") == .null)
+        #expect(try JSON.parse("true") == .bool(true))
+        #expect(try JSON.parse("false\n") == .bool(false))
+        #expect(try JSON.parse("0") == .int(0))
+        #expect(try JSON.parse("-1.5e3") == .double(-1500))
+        #expect(try JSON.parse(#""x""#) == .string("x"))
+        #expect(try JSON.parse("[]") == .array([]))
+        #expect(try JSON.parse("{}") == .object([:]))
+        #expect(try JSON.parse("[null]") == .array([.null]))
+    }
+
+    /// A text cut inside a value, top-level literals included, is reported where it ends;
+    /// bytes after a complete `null` are trailing data, as after any other value.
+    @Test func truncatedTextsGiveTheirLength() {
+        for text in ["nul", "n", "tru", "fals", "-", #""ab"#, "[1", "[null", #"{"a":"#, #"{"a":null"#, " "] {
+            #expect(throws: JSONError.truncated(offset: text.utf8.count), "\(text)") { try JSON.parse(text) }
+        }
+        #expect(throws: JSONError.trailingCharacters(offset: 5)) { try JSON.parse("null x") }
+        #expect(throws: JSONError.trailingCharacters(offset: 5)) { try JSON.parse("null null") }
+    }
+
+    /// JSON Lines: one document per line (LF or CRLF), blank lines skipped but counted, and
+    /// each error at its byte in the whole text.
+    @Test func linesAreDocumentsWithTheirLineAndFileOffsets() throws {
+        let text = Array("{\"a\":1}\r\n\n  \nnull\n[1,\n{\"b\":2,\"b\":3}".utf8)
+        let documents = text.withUnsafeBytes { JSON.parseLines($0) }
+        #expect(documents.map(\.line) == [1, 4, 5, 6])
+        #expect(try documents[0].value.get() == ["a": 1])
+        #expect(try documents[1].value.get() == .null)
+        #expect(throws: JSONError.truncated(offset: 21)) { try documents[2].value.get() }
+        #expect(throws: JSONError.duplicateKey("b", offset: 29)) { try documents[3].value.get() }
+        #expect(Array("".utf8).withUnsafeBytes { JSON.parseLines($0) }.isEmpty)
+        #expect(JSONError.tooLarge(bytes: 9, limit: 8).shifted(by: 5) == .tooLarge(bytes: 9, limit: 8))
+    }
+
     @Test func depthIsBounded() {
         let deep = String(repeating: "[", count: JSON.maxDepth + 1) + String(repeating: "]", count: JSON.maxDepth + 1)
         #expect(throws: JSONError.self) { try JSON.parse(deep) }

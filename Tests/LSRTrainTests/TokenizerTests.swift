@@ -127,6 +127,28 @@ extension TokenizerTests {
             #expect(result.mismatches == 0, "\(result.mismatches) of \(result.checked) differ; first: \(result.first ?? "")")
         }
 
+        /// vocab.json + merges.txt alone (no added_tokens.json, no configs), the layout README
+        /// and --help name. The fixture's two files are tiny-roberta's vocabulary and merges, and
+        /// RobertaTokenizer's defaults (no prefix space; <s>, <pad>, </s>, <unk>, <mask> special)
+        /// are tiny-roberta's settings, so every reference string must get tiny-roberta's ids.
+        @Test func vocabAndMergesAloneMatchTheFullTokenizer() throws {
+            let directory = TemporaryDirectory()
+            for name in ["vocab.json", "merges.txt"] {
+                _ = directory.write(readFile(TestPaths.fixture("tokenizer/vocab-merges/" + name)), to: name)
+            }
+            let bare = try Tokenizer.load(directory: directory.path)
+            let full = try Tokenizer.load(directory: TestPaths.fixture("tiny-roberta"))
+            #expect(bare.encode("hello <mask> world").ids == [0, 76, 73, 294, 83, 225, 4, 680, 2])
+            let entries = try ReferenceFiles.corpus.get()
+            var mismatches: [String] = []
+            for entry in entries {
+                let (got, expected) = (bare.encode(entry.text, pair: entry.pair).ids, full.encode(entry.text, pair: entry.pair).ids)
+                if got != expected { mismatches.append("\(entry.label): expected \(expected), got \(got)") }
+            }
+            #expect(entries.count >= 5000)
+            #expect(mismatches.isEmpty, "\(mismatches.count) of \(entries.count) differ; first: \(mismatches.first ?? "")")
+        }
+
         @Test func templateMatchesTokenizers() throws {
             let tokenizer = try Tokenizer.load(directory: TestPaths.fixture("tokenizer/template"))
             let entries = try loadReference("template.jsonl", corpus: try ReferenceFiles.corpus.get())
