@@ -74,7 +74,7 @@ struct ConvertAdapter: ParsableCommand {
             return (config, base)
         }
         let result = try reporting(path: from) { try LoRAConversion.convert(lora, base: base, config: config, options: options) }
-        try reporting(path: out) { try LoRAConversion.write(result, source: from, to: out, replace: force) }
+        _ = try reporting(path: out) { try LoRAConversion.write(result, source: from, to: out, replace: force) }
         SplitOptions.warnIfLargerThanLoRA(result.set)
         if let head = result.set.head, !config.id2label.isEmpty, LoRAConversion.labelNames(config.id2label, count: head.id2label.count) == nil {
             let names = head.id2label.keys.sorted().map { head.id2label[$0]! }

@@ -83,7 +83,7 @@ struct InitAdapter: ParsableCommand {
             let weights = try AdapterMerge.digests(archive.files)
             return try AdapterInit.make(config: config, weights: weights, options: options)
         }
-        try reporting(path: out) { try AdapterFile.write(set, to: out, replace: force) }
+        _ = try reporting(path: out) { try AdapterFile.write(set, to: out, replace: force) }
         SplitOptions.warnIfLargerThanLoRA(set)
         let h = set.hyperparameters
         if json {
