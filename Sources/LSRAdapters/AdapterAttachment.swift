@@ -71,10 +71,8 @@ extension AdapterSet {
     /// from the adapter. A base with a head keeps it unless the adapter carries one.
     public func model(on base: RobertaModel) throws -> RobertaModel {
         var model = base
-        if base.weights.classifier == nil, let head, let out = head.tensors.first(where: { $0.name == "classifier.out_proj.weight" }) {
-            let count = out.shape.first ?? 0
-            let labels = Dictionary(uniqueKeysWithValues: (0..<count).map { ($0, head.id2label[$0] ?? "LABEL_\($0)") })
-            model = try base.withFreshHead(id2label: labels, seed: 0)  // its draws are all replaced by apply
+        if base.weights.classifier == nil, let head, head.tensors.contains(where: { $0.name == "classifier.out_proj.weight" }) {
+            model = try base.withFreshHead(id2label: head.labels, seed: 0)  // its draws are all replaced by apply
             let names = Set(head.tensors.map(\.name))
             for name in ["classifier.dense.weight", "classifier.dense.bias", "classifier.out_proj.weight", "classifier.out_proj.bias"]
             where !names.contains(name) {

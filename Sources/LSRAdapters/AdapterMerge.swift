@@ -79,8 +79,7 @@ public enum AdapterMerge {
         var dropped: [String] = []
         if let head = set.head {
             for t in head.tensors { edits.tensors[t.name] = (t.shape, t.values) }
-            let count = head.tensors.first { $0.name == "classifier.out_proj.weight" }?.shape.first ?? head.id2label.count
-            let labels = Dictionary(uniqueKeysWithValues: (0..<count).map { ($0, head.id2label[$0] ?? "LABEL_\($0)") })
+            let labels = head.labels
             // architectures, id2label, label2id, num_labels, problem_type: as transformers writes a classifier's.
             for (key, value) in config.classifier(id2label: labels).json.members
             where ["architectures", "id2label", "label2id", "num_labels", "problem_type"].contains(key) {

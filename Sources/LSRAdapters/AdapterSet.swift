@@ -70,6 +70,13 @@ public struct AdapterSet: @unchecked Sendable {
             self.tensors = tensors
             self.id2label = id2label
         }
+
+        /// A name for every output of the head (out_proj's rows; id2label's count without it):
+        /// id2label's, LABEL_i where it has none (transformers' default).
+        public var labels: [Int: String] {
+            let count = tensors.first { $0.name == "classifier.out_proj.weight" }?.shape.first ?? id2label.count
+            return Dictionary(uniqueKeysWithValues: (0..<count).map { ($0, id2label[$0] ?? "LABEL_\($0)") })
+        }
     }
 
     public var hyperparameters: Hyperparameters
