@@ -9,13 +9,9 @@ import Testing
 /// directories): documents of every kind, null included, the official JSON Schema Test Suite
 /// through the binary, and the exact text of the report.
 @Suite struct ValidateDocumentCommandTests {
-    /// The shared checkout ConformanceTests (LSRSchemaTests) runs through the library.
-    static let suiteDirectory = TestPaths.root + "/../shared/jsonschema-suite/tests/draft2020-12"
-
     static var suitePresent: Bool {
-        var isDirectory: ObjCBool = false
-        let present = FileManager.default.fileExists(atPath: suiteDirectory, isDirectory: &isDirectory) && isDirectory.boolValue
-        if !present { print("ValidateDocumentCommandTests: suite cases skipped, no JSON Schema Test Suite at \(suiteDirectory)") }
+        let present = JSONSchemaSuite.present
+        if !present { print("ValidateDocumentCommandTests: suite cases skipped, no JSON Schema Test Suite at \(JSONSchemaSuite.directory)") }
         return present
     }
 
@@ -44,49 +40,51 @@ import Testing
         }
     }
 
-    /// The suite's cases whose instance is a top-level null (34 of the 48 failed: the document
-    /// `null` could not be read) or boolean (json-c's other bare literals), each written to a
-    /// file beside its schema and run as `validate DATA --schema SCHEMA`: exit 0 and "valid"
-    /// exactly when the suite expects valid, else exit 1 and "invalid: …". refRemote.json is left
-    /// out as in ConformanceTests (remote documents); none of its known failures has such an instance.
+    /// Every case of the official suite (TestSupport's JSONSchemaSuite) as a user runs it: the
+    /// group's schema and the case's instance each written to a file, then `validate DATA
+    /// --schema SCHEMA`, which must exit 0 and print "valid" exactly when the suite expects
+    /// valid, else exit 1 with "invalid: …" and its `error:` line. The same exclusions and known
+    /// failures as ConformanceTests (the library): refRemote.json and five dynamicRef cases need
+    /// remote documents, one vocabulary case a remote meta-schema. Issue 15.4 found 34 cases
+    /// (instances that are a top-level null) failing here and not in the library; the counts of
+    /// null and boolean instances are checked so that such documents stay covered.
     @Test(.enabled(if: ValidateDocumentCommandTests.suitePresent, "needs the JSON Schema Test Suite in ../shared/jsonschema-suite"))
-    func suiteCasesWithNullAndBooleanInstances() throws {
+    func everySuiteCaseThroughTheBinary() throws {
         let dir = TemporaryDirectory()
-        let names = try FileManager.default.contentsOfDirectory(atPath: Self.suiteDirectory).filter { $0.hasSuffix(".json") && $0 != "refRemote.json" }
-        var nulls = 0
-        var booleans = 0
-        var failures: [String] = []
-        for name in names.sorted() {
-            let groups = try JSON.parse(readFile(Self.suiteDirectory + "/" + name)).arrayValue ?? []
-            for group in groups {
-                let schema = dir.write(JSON.data(group["schema"] ?? true), to: "schema.json")
-                for test in group["tests"]?.arrayValue ?? [] {
-                    let instance = test["data"] ?? .null
-                    switch instance {
-                    case .null: nulls += 1
-                    case .bool: booleans += 1
-                    default: continue
-                    }
-                    let data = dir.write(JSON.data(instance), to: "data.json")
-                    let expected = test["valid"]?.boolValue ?? true
+        var (total, nulls, booleans) = (0, 0, 0)
+        var failures: [String: String] = [:]
+        for name in try JSONSchemaSuite.files() where JSONSchemaSuite.excludedFiles[name] == nil {
+            for group in try JSONSchemaSuite.groups(of: name) {
+                let schema = dir.write(JSON.data(group.schema), to: "schema.json")
+                for test in group.cases {
+                    total += 1
+                    if case .null = test.data { nulls += 1 }
+                    if case .bool = test.data { booleans += 1 }
+                    let data = dir.write(JSON.data(test.data), to: "data.json")
                     let result = try runLSRConv(["validate", data, "--schema", schema])
                     let last = result.stdout.split(separator: "\n").last.map(String.init) ?? ""
                     let agrees =
-                        expected
+                        test.valid
                         ? result.status == 0 && last == "valid" && result.stderr == ""
                         : result.status == 1 && last.hasPrefix("invalid: ") && result.stderr.hasPrefix("error: \(data): invalid (")
                     if !agrees {
-                        let description = test["description"]?.stringValue ?? "?"
-                        failures.append(
-                            "\(name) / \(group["description"]?.stringValue ?? "?") / \(description): expected \(expected ? "valid" : "invalid"), "
-                                + "exit \(result.status), stdout \(String(reflecting: result.stdout)), stderr \(String(reflecting: result.stderr))")
+                        failures[test.key] =
+                            "expected \(test.valid ? "valid" : "invalid"), exit \(result.status), "
+                            + "stdout \(String(reflecting: result.stdout)), stderr \(String(reflecting: result.stderr))"
                     }
                 }
             }
         }
-        print("ValidateDocumentCommandTests: \(nulls) null and \(booleans) boolean instances through the binary, \(failures.count) disagree")
+        let unexpected = failures.filter { JSONSchemaSuite.knownFailures[$0.key] == nil }.sorted { $0.key < $1.key }
+        print("ValidateDocumentCommandTests: \(total) suite cases through the binary (refRemote.json excluded), "
+            + "\(failures.count) disagree, \(unexpected.count) of them not known failures")
+        #expect(total >= 1200, "expected the 2020-12 suite's 1,200+ cases outside refRemote.json, found \(total)")
         #expect(nulls == 48 && booleans == 55, "the 2020-12 suite has 48 null and 55 boolean instances (refRemote.json has none)")
-        #expect(failures.isEmpty, "\(failures.count) disagree; first: \(failures.first ?? "")")
+        for (key, detail) in unexpected.prefix(20) { Issue.record("\(key): \(detail)") }
+        #expect(unexpected.isEmpty, "\(unexpected.count) cases disagree with the suite")
+        for key in JSONSchemaSuite.knownFailures.keys.sorted() where failures[key] == nil {
+            Issue.record("known failure passes through the binary (or no longer exists): \(key)")
+        }
     }
 
     /// Issue 15.4: "invalid: 1 problem" was reported without its newline. Every form of the

@@ -4,47 +4,21 @@ import LSRSchema
 import TestSupport
 import Testing
 
-/// The official JSON Schema Test Suite (json-schema-org/JSON-Schema-Test-Suite), draft 2020-12,
-/// read from the shared checkout beside the package (never copied into it). Each file is a
-/// list of groups `{description, schema, tests: [{description, data, valid}]}`; a test passes
-/// when `validate` returns no errors exactly when `valid` is true.
-///
-/// Every file must pass completely except refRemote.json, whose schemas reference documents
-/// served from http://localhost:1234 (the suite's remotes/, not part of the shared copy), and
-/// the cases of `knownFailures`, each with its reason. A known failure that starts passing
-/// fails the test too, so the list cannot go stale.
+/// The official JSON Schema Test Suite, draft 2020-12 (TestSupport's JSONSchemaSuite: where it
+/// is, and the files and cases allowed to fail, with their reasons), run through the library:
+/// a test passes when `validate` returns no errors exactly when `valid` is true. Every file must
+/// pass completely except JSONSchemaSuite.excludedFiles and the cases of knownFailures; a known
+/// failure that starts passing fails the test too, so the list cannot go stale.
 @Suite struct ConformanceTests {
-    static let directory = TestPaths.root + "/../shared/jsonschema-suite/tests/draft2020-12"
+    static let directory = JSONSchemaSuite.directory
+    static let excludedFiles = JSONSchemaSuite.excludedFiles
+    static let knownFailures = JSONSchemaSuite.knownFailures
 
     static var suitePresent: Bool {
-        var isDirectory: ObjCBool = false
-        let present =
-            FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) && isDirectory.boolValue
+        let present = JSONSchemaSuite.present
         if !present { print("ConformanceTests: skipped, no JSON Schema Test Suite at \(directory)") }
         return present
     }
-
-    /// Files not required to pass, with the reason.
-    static let excludedFiles: [String: String] = [
-        "refRemote.json":
-            "every group references a remote document (http://localhost:1234/…); remote references are out of scope"
-    ]
-
-    /// "file / group / test" of each case allowed to fail, with the reason.
-    static let knownFailures: [String: String] = [
-        "dynamicRef.json / strict-tree schema, guards against misspelled properties / instance with correct field":
-            "the schema $refs http://localhost:1234/draft2020-12/tree.json, a remote document",
-        "dynamicRef.json / tests for implementation dynamic anchor and reference link / correct extended schema":
-            "the schema $refs http://localhost:1234/draft2020-12/extendible-dynamic-ref.json, a remote document",
-        "dynamicRef.json / $ref and $dynamicAnchor are independent of order - $defs first / correct extended schema":
-            "the schema $refs http://localhost:1234/draft2020-12/extendible-dynamic-ref.json, a remote document",
-        "dynamicRef.json / $ref and $dynamicAnchor are independent of order - $ref first / correct extended schema":
-            "the schema $refs http://localhost:1234/draft2020-12/extendible-dynamic-ref.json, a remote document",
-        "dynamicRef.json / $ref to $dynamicRef finds detached $dynamicAnchor / number is valid":
-            "the schema $refs http://localhost:1234/draft2020-12/detached-dynamicref.json, a remote document",
-        "vocabulary.json / schema that uses custom metaschema with with no validation vocabulary / no validation: invalid number, but it still validates":
-            "$schema names a remote meta-schema that turns the validation vocabulary off; $vocabulary is not honoured, every vocabulary is on",
-    ]
 
     /// The outcome of one file.
     struct FileResult {
@@ -60,8 +34,7 @@ import Testing
     @Test(.enabled(if: ConformanceTests.suitePresent, "needs the JSON Schema Test Suite in ../shared/jsonschema-suite"))
     func draft2020_12() throws {
         let start = ContinuousClock.now
-        let names = try FileManager.default.contentsOfDirectory(atPath: Self.directory).filter { $0.hasSuffix(".json") }
-            .sorted()
+        let names = try JSONSchemaSuite.files()
         #expect(names.count >= 40, "expected the 2020-12 suite's 47 files, found \(names.count)")
         let results = try names.map(run)
         let elapsed = ContinuousClock.now - start
@@ -81,34 +54,28 @@ import Testing
 
     /// Runs every case of one suite file.
     private func run(_ name: String) throws -> FileResult {
-        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Self.directory + "/" + name)))
         var result = FileResult(name: name)
-        for group in try JSON.parse(bytes).arrayValue ?? [] {
-            let groupName = group["description"]?.stringValue ?? "?"
-            let schema: Result<JSONSchema, SchemaError> = Result { () throws(SchemaError) in
-                try JSONSchema(group["schema"] ?? true)
-            }
-            for test in group["tests"]?.arrayValue ?? [] {
+        for group in try JSONSchemaSuite.groups(of: name) {
+            let schema: Result<JSONSchema, SchemaError> = Result { () throws(SchemaError) in try JSONSchema(group.schema) }
+            for test in group.cases {
                 result.total += 1
-                let key = "\(name) / \(groupName) / \(test["description"]?.stringValue ?? "?")"
-                let expected = test["valid"]?.boolValue ?? true
                 switch schema {
                 case .failure(let error):
-                    result.failures.append((key, "schema rejected: \(error)"))
+                    result.failures.append((test.key, "schema rejected: \(error)"))
                 case .success(let schema):
-                    let errors = schema.validate(test["data"] ?? nil)
-                    if errors.isEmpty == expected {
+                    let errors = schema.validate(test.data)
+                    if errors.isEmpty == test.valid {
                         result.passed += 1
                         if errors.contains(where: { $0.message.hasPrefix("unresolvable reference") }) {
                             result.passedOnUnresolvable += 1
                         }
                     } else {
                         let detail =
-                            expected
+                            test.valid
                             ? "expected valid, got \(errors.count) errors: "
                                 + errors.prefix(3).map(\.description).joined(separator: "; ")
                             : "expected invalid, got no errors"
-                        result.failures.append((key, detail))
+                        result.failures.append((test.key, detail))
                     }
                 }
             }
