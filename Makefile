@@ -159,24 +159,19 @@ demo: build
 	$(RELEASE_BIN) tokenize --tokenizer $(DEMO_OUT)/tiny-roberta --text "LSR adapters, on the CPU."
 	$(RELEASE_BIN) predict --model $(DEMO_OUT)/tiny-roberta --text "A fine film." --pair "I liked it."
 	$(RELEASE_BIN) import Fixtures/learning/model/pytorch_model.bin --out $(DEMO_OUT)/order-model --force
-	@echo "demo: from a pretrained checkpoint without a head (a RobertaForMaskedLM): a new head is trained"
-	$(RELEASE_BIN) import Fixtures/pretrained-mlm --out $(DEMO_OUT)/pretrained --force
-	$(RELEASE_BIN) train --model $(DEMO_OUT)/pretrained --train Fixtures/learning/train.jsonl --eval Fixtures/learning/dev.jsonl \
-	    --out $(DEMO_OUT)/adapter --epochs 6 --lr 1e-2 --batch-size 16 --warmup-ratio 0.1 --separation-rank 4 --force
-	$(RELEASE_BIN) eval --model $(DEMO_OUT)/pretrained --adapter $(DEMO_OUT)/adapter --data Fixtures/learning/dev.jsonl
+	@echo "demo: the README's walk-through (examples/roberta-to-classifier.sh), from a pretrained checkpoint without a head"
+	LSRCONV=$(RELEASE_BIN) BASE=Fixtures/pretrained-mlm TRAIN=Fixtures/learning/train.jsonl DEV=Fixtures/learning/dev.jsonl \
+	    LABELS=ordered,reversed TEXT="map open leaf close bird bus" WORK=$(DEMO_OUT)/walkthrough \
+	    TRAIN_FLAGS="--epochs 6 --lr 1e-2 --batch-size 16 --warmup-ratio 0.1 --separation-rank 4" \
+	    sh examples/roberta-to-classifier.sh
 	@if command -v mpirun >/dev/null && ldd $(RELEASE_BIN) | grep -q libmpi; then \
 	    echo "demo: the same training on 2 MPI ranks (8 rows each per update)"; \
-	    mpirun $(MPIRUN_FLAGS) -np 2 $(RELEASE_BIN) train --model $(DEMO_OUT)/pretrained --train Fixtures/learning/train.jsonl \
-	        --eval Fixtures/learning/dev.jsonl --out $(DEMO_OUT)/adapter-mpi --epochs 6 --lr 1e-2 --batch-size 8 --warmup-ratio 0.1 \
-	        --separation-rank 4 --force; \
+	    mpirun $(MPIRUN_FLAGS) -np 2 $(RELEASE_BIN) train --model $(DEMO_OUT)/walkthrough/base --train Fixtures/learning/train.jsonl \
+	        --eval Fixtures/learning/dev.jsonl --labels ordered,reversed --out $(DEMO_OUT)/adapter-mpi --epochs 6 --lr 1e-2 --batch-size 8 \
+	        --warmup-ratio 0.1 --separation-rank 4 --force; \
 	else echo "demo: no mpirun or lsrconv built without MPI: the 2-rank training is left out (make deps installs Open MPI)"; fi
-	$(RELEASE_BIN) inspect $(DEMO_OUT)/adapter
-	$(RELEASE_BIN) validate $(DEMO_OUT)/adapter --model $(DEMO_OUT)/pretrained
-	$(RELEASE_BIN) merge --model $(DEMO_OUT)/pretrained --adapter $(DEMO_OUT)/adapter --out $(DEMO_OUT)/merged --force
-	$(RELEASE_BIN) export --adapter $(DEMO_OUT)/adapter --format peft-lora --out $(DEMO_OUT)/peft --force
-	$(RELEASE_BIN) predict --model $(DEMO_OUT)/pretrained --adapter $(DEMO_OUT)/adapter --text "map open leaf close bird bus"
-	$(RELEASE_BIN) predict --model $(DEMO_OUT)/merged --text "map open leaf close bird bus"
-	$(RELEASE_BIN) predict --model $(DEMO_OUT)/merged --text "leaf close sun bird hat open"
+	$(RELEASE_BIN) inspect $(DEMO_OUT)/walkthrough/adapter
+	$(RELEASE_BIN) predict --model $(DEMO_OUT)/walkthrough/classifier --text "leaf close sun bird hat open"
 
 # The PyTorch venv (pinned as the fixture generator pins it): fixtures, benchmarks.
 venv-torch:
