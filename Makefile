@@ -50,7 +50,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 FUZZ_BUILD_DIR ?= .build-fuzz
 
-.PHONY: help deps build debug test fuzz swift-test swift-test-other-core interop interop-light venv venv-torch bench demo schemas clean distclean
+.PHONY: help deps build debug test fuzz swift-test swift-test-other-core interop interop-light venv venv-torch bench demo schemas readme clean distclean
 
 help:
 	@echo "make build      release build (deps first): $(RELEASE_BIN)"
@@ -60,7 +60,8 @@ help:
 	@echo "make interop    light + heavy interop: transformers/PEFT load what merge/export write (venv with torch, ~6 GB)"
 	@echo "make interop-light / interop-torch  one half (LSRCONV=path, default $(DEBUG_BIN))"
 	@echo "make schemas    regenerate Sources/LSRCommands/BundledSchemas.swift from schemas/"
-	@echo "make demo       release build, then inspect + import on the bundled fixtures"
+	@echo "make demo       release build, then the whole pipeline on the bundled fixtures (the README's walk-through)"
+	@echo "make readme     rewrite README.md's command reference from --help and its walk-through from examples/"
 	@echo "make bench      forward pass and LSR train step, lsrconv beside PyTorch (venv with torch: $(TORCH_VENV)/, ~6 GB);"
 	@echo "                one of them: make bench BENCH=forward, make bench BENCH=train;"
 	@echo "                make bench BENCH=data-parallel: 1 rank, 2 MPI ranks (1 thread each), 1 process × 2 threads"
@@ -172,6 +173,11 @@ demo: build
 	else echo "demo: no mpirun or lsrconv built without MPI: the 2-rank training is left out (make deps installs Open MPI)"; fi
 	$(RELEASE_BIN) inspect $(DEMO_OUT)/walkthrough/adapter
 	$(RELEASE_BIN) predict --model $(DEMO_OUT)/walkthrough/classifier --text "leaf close sun bird hat open"
+
+# README.md's command reference (each command's --help) and walk-through (the script), rewritten
+# from the debug binary and examples/; ReadmeTests fails while they differ.
+readme: debug
+	LSRCONV_UPDATE_README=1 $(MAKE) swift-test SWIFT_TEST_FILTER=ReadmeTests
 
 # The PyTorch venv (pinned as the fixture generator pins it): fixtures, benchmarks.
 venv-torch:
