@@ -3,7 +3,7 @@
 //   even mode byte: tokenizer.json [\0 tokenizer_config.json]
 //   odd mode byte:  vocab.json \0 merges.txt [\0 tokenizer_config.json [\0 added_tokens.json]]
 import FuzzSupport
-import LSRTrain
+import LSRTokenizers
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func test(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {

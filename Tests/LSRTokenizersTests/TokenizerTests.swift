@@ -1,6 +1,6 @@
 import Foundation
 import LSRFormats
-@testable import LSRTrain
+@testable import LSRTokenizers
 import TestSupport
 import Testing
 
