@@ -149,7 +149,7 @@ struct BertNormalizer: Sendable, Equatable {
 /// The character classes BERT's normalizer and pre-tokenizer use. `tokenizers` takes general
 /// categories from the `unicode_categories` crate 0.1, whose tables are Unicode 8.0: a scalar
 /// assigned later has no category there (so a newer format character is not removed, a newer
-/// punctuation mark not isolated), and three scalars have since changed category. Whitespace
+/// punctuation mark not isolated), and a few scalars have since changed category. Whitespace
 /// is Rust's `char::is_whitespace` (current White_Space). The fixture's unicode-classes.txt,
 /// probed from tokenizers itself, checks every scalar (LSRTokenizersTests).
 enum BertUnicode {
@@ -158,7 +158,9 @@ enum BertUnicode {
         guard let age = scalar.properties.age, age.major < 8 || (age.major == 8 && age.minor == 0) else { return nil }
         switch scalar.value {
         case 0x166D, 0x111C9: return .otherPunctuation  // So and Mn since Unicode 12 and 11
-        case 0x1734: return .nonspacingMark  // Mc since Unicode 14
+        case 0x1734, 0x1171E: return .nonspacingMark  // Mc since Unicode 14
+        case 0x1885, 0x1886: return .otherLetter  // Mn since Unicode 9
+        case 0xA9BD: return .spacingMark  // Mn since Unicode 12
         default: return scalar.properties.generalCategory
         }
     }
