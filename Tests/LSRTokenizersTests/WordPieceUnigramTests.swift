@@ -157,3 +157,74 @@ private func compare(_ tokenizer: Tokenizer, reference name: String, pairTypeId:
         #expect(differences == [])
     }
 }
+
+extension WordPieceUnigramTests {
+    /// Bad input: one message each, naming the culprit.
+    @Suite struct LoadErrors {
+        /// The TokenizerError inside the FileContextError `Tokenizer.load` throws for `files`.
+        func loadError(_ files: [String: String]) -> String {
+            let directory = TemporaryDirectory()
+            for (name, text) in files { _ = directory.write(Array(text.utf8), to: name) }
+            do {
+                _ = try Tokenizer.load(directory: directory.path)
+                return "loaded"
+            } catch let error as FileContextError {
+                return "\(error.underlying)"
+            } catch {
+                return "\(error)"
+            }
+        }
+
+        @Test func wordLevelIsNamed() {
+            #expect(
+                loadError(["tokenizer.json": #"{"model": {"type": "WordLevel", "vocab": {"a": 0}, "unk_token": "a"}}"#])
+                    == #"/model/type: model type "WordLevel" (lsrconv reads BPE, WordPiece and Unigram) is not supported"#)
+        }
+
+        @Test func bpeWithoutByteLevelIsNamed() {
+            let json = #"{"pre_tokenizer": {"type": "WhitespaceSplit"}, "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}"#
+            #expect(
+                loadError(["tokenizer.json": json])
+                    == #"/model/type: model type "BPE" without a ByteLevel pre-tokenizer (lsrconv reads byte-level BPE) is not supported"#)
+        }
+
+        @Test func duplicateVocabTextTokenNamesBothLines() {
+            #expect(loadError(["vocab.txt": "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\r\n##s\nhello\n"]) == #"line 7: token "hello" is already on line 5"#)
+        }
+
+        @Test func sentencePieceModelAloneIsRefused() {
+            #expect(
+                loadError(["sentencepiece.bpe.model": "\u{0A}"])
+                    == "sentencepiece.bpe.model without tokenizer.json: not supported yet; save the tokenizer with transformers to get tokenizer.json")
+        }
+
+        /// Precompiled charsmaps built from bytes: every refusal names its byte offset.
+        @Test func malformedCharsmapsNameTheirOffset() {
+            func charsmapError(_ bytes: [UInt8]) -> String {
+                let json = #"{"normalizer": {"type": "Precompiled", "precompiled_charsmap": "\#(Data(bytes).base64EncodedString())"},"#
+                    + #""pre_tokenizer": {"type": "Metaspace", "replacement": "▁"}, "model": {"type": "Unigram", "vocab": [["a", 0.0]]}}"#
+                return loadError(["tokenizer.json": json])
+            }
+            let pointer = "/normalizer/precompiled_charsmap: precompiled_charsmap: "
+            #expect(charsmapError([1, 0]) == pointer + "byte 0: 4 bytes needed, 2 present")
+            #expect(charsmapError([6, 0, 0, 0, 0, 0, 0, 0, 0, 0]) == pointer + "byte 0: trie size 6 is not a multiple of 4")
+            #expect(charsmapError([8, 0, 0, 0, 0, 0, 0, 0]) == pointer + "byte 4: 8 bytes needed, 4 present")
+            // Root offset 0; unit 0x61 labelled 'a' with a leaf, whose value unit lies beyond the array.
+            var units = [UInt32](repeating: 0, count: 0x62)
+            units[0x61] = 0x61 | 1 << 8 | 0x100 << 10
+            let trie = units.flatMap { u in (0..<4).map { UInt8(truncatingIfNeeded: u >> (8 * $0)) } }
+            let size = UInt32(trie.count)
+            let header = (0..<4).map { UInt8(truncatingIfNeeded: size >> (8 * $0)) }
+            #expect(charsmapError(header + trie + [0]) == pointer + "byte \(4 + 4 * 0x61): unit index \(0x61 ^ 0x100) is outside the 98 units")
+            // The same leaf pointing at a value unit whose string offset is past the strings.
+            units[0x61] = 0x61 | 1 << 8 | 0x01 << 10
+            units[0x60] = 50
+            let trie2 = units.flatMap { u in (0..<4).map { UInt8(truncatingIfNeeded: u >> (8 * $0)) } }
+            #expect(charsmapError(header + trie2 + [0x62, 0]) == pointer + "byte \(4 + 4 * 0x60): string offset 50 is beyond the 2 bytes of strings")
+            units[0x60] = 0
+            let trie3 = units.flatMap { u in (0..<4).map { UInt8(truncatingIfNeeded: u >> (8 * $0)) } }
+            // A valid map ('a' → "b"): the charsmap loads and the next check (no <pad>) speaks.
+            #expect(charsmapError(header + trie3 + [0x62, 0]) == #"the padding token "<pad>" is neither an added token nor in the vocabulary"#)
+        }
+    }
+}
