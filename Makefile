@@ -67,7 +67,7 @@ help:
 	@echo "                make bench BENCH=data-parallel: 1 rank, 2 MPI ranks (1 thread each), 1 process × 2 threads"
 	@echo "make fuzz       build the libFuzzer+ASan harnesses (Fuzz/) and run each for FUZZ_SECONDS (default 60);"
 	@echo "                fails on any crash, leak, timeout or OOM. FUZZ_TARGETS=\"zip pickle\" picks some"
-	@echo "                (safetensors zip pickle json torch-legacy schema tokenizer dataset); inputs: $(FUZZ_BUILD_DIR)/fuzz/<target>/artifacts/"
+	@echo "                (safetensors zip pickle json torch-legacy schema tokenizer charsmap dataset); inputs: $(FUZZ_BUILD_DIR)/fuzz/<target>/artifacts/"
 	@echo "make deps       install missing Debian packages: $(APT_PACKAGES)"
 	@echo "make clean      remove build products and out/ (keeps fetched dependencies)"
 	@echo "make distclean  also remove $(BUILD_DIR)/ and $(VENV)/"

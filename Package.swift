@@ -61,19 +61,22 @@ let package = Package(
         .target(name: "LSRModel", dependencies: ["LSRFormats", "LSREngine"]),
         // LSR (and LoRA) adapters: Kronecker-sum factors, ΔW, gradients, files, merge and export.
         .target(name: "LSRAdapters", dependencies: ["LSREngine", "LSRFormats", "LSRModel", "COpenBLAS"]),
-        // Tokenizer, datasets, batching, prediction (and, later, the trainer) over the model.
-        .target(name: "LSRTrain", dependencies: ["LSRFormats", "LSRModel", "LSREngine", "LSRAdapters", "LSRDistributed"]),
+        // Tokenizers from tokenizer.json and the older files (vocab.json + merges.txt, vocab.txt):
+        // normalizers, pre-tokenizers, BPE / WordPiece / Unigram, post-processors. Knows no models.
+        .target(name: "LSRTokenizers", dependencies: ["LSRFormats"]),
+        // Datasets, batching, prediction and the trainer over the model.
+        .target(name: "LSRTrain", dependencies: ["LSRFormats", "LSRTokenizers", "LSRModel", "LSREngine", "LSRAdapters", "LSRDistributed"]),
         // The command layer: the only place that prints.
         .target(
             name: "LSRCommands",
             dependencies: [
-                "LSRFormats", "LSRModel", "LSREngine", "LSRTrain", "LSRAdapters", "LSRSchema", "LSRDistributed",
+                "LSRFormats", "LSRModel", "LSREngine", "LSRTokenizers", "LSRTrain", "LSRAdapters", "LSRSchema", "LSRDistributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "lsrconv", dependencies: ["LSRCommands"]),
         // Times the engine for bench/run.py (`make bench`), beside PyTorch in the same run.
         .executableTarget(
-            name: "lsrbench", dependencies: ["LSRModel", "LSREngine", "LSRFormats", "LSRAdapters", "LSRTrain", "LSRDistributed"], path: "bench/lsrbench"),
+            name: "lsrbench", dependencies: ["LSRModel", "LSREngine", "LSRFormats", "LSRAdapters", "LSRTokenizers", "LSRTrain", "LSRDistributed"], path: "bench/lsrbench"),
 
         // Shared by the test targets: fixture paths, temporary directories, running the binary.
         .target(name: "TestSupport", dependencies: ["LSRFormats"], path: "Tests/TestSupport"),
@@ -82,7 +85,8 @@ let package = Package(
         .testTarget(name: "LSREngineTests", dependencies: ["LSREngine", "TestSupport"]),
         .testTarget(name: "LSRModelTests", dependencies: ["LSRModel", "LSREngine", "LSRFormats", "TestSupport"]),
         .testTarget(name: "LSRAdaptersTests", dependencies: ["LSRAdapters", "LSREngine", "LSRFormats", "LSRModel", "TestSupport"]),
-        .testTarget(name: "LSRTrainTests", dependencies: ["LSRTrain", "LSRModel", "LSRAdapters", "LSREngine", "LSRFormats", "LSRDistributed", "TestSupport"]),
+        .testTarget(name: "LSRTokenizersTests", dependencies: ["LSRTokenizers", "LSRFormats", "TestSupport"]),
+        .testTarget(name: "LSRTrainTests", dependencies: ["LSRTrain", "LSRTokenizers", "LSRModel", "LSRAdapters", "LSREngine", "LSRFormats", "LSRDistributed", "TestSupport"]),
         .testTarget(
             name: "LSRCommandsTests",
             dependencies: ["LSRCommands", "LSRFormats", "LSRAdapters", "LSRSchema", "LSRModel", "LSREngine", "TestSupport", "lsrconv"]),
@@ -100,8 +104,9 @@ if Context.environment["LSRCONV_FUZZ"] != nil {
         ("json", ["LSRFormats"]),
         ("torch-legacy", ["LSRFormats"]),
         ("schema", ["LSRSchema", "LSRFormats"]),
-        ("tokenizer", ["LSRTrain"]),
-        ("dataset", ["LSRTrain"]),
+        ("tokenizer", ["LSRTokenizers"]),
+        ("charsmap", ["LSRTokenizers"]),
+        ("dataset", ["LSRTrain", "LSRTokenizers"]),
     ]
     package.targets.append(.target(name: "FuzzSupport", dependencies: ["LSRFormats"], path: "Fuzz/Support"))
     for harness in harnesses {

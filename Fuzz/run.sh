@@ -21,7 +21,7 @@ FUZZ_BUILD_DIR=${FUZZ_BUILD_DIR:-.build-fuzz}
 FUZZ_JOBS=${FUZZ_JOBS:-}
 # Extra libFuzzer options, e.g. FUZZ_FLAGS="-jobs=4 -workers=4".
 FUZZ_FLAGS=${FUZZ_FLAGS:-}
-ALL_TARGETS="safetensors zip pickle json torch-legacy schema tokenizer dataset"
+ALL_TARGETS="safetensors zip pickle json torch-legacy schema tokenizer charsmap dataset"
 
 build_only=0
 targets=()
@@ -93,7 +93,17 @@ PY
             { printf '\0'; cat Fixtures/learning/model/tokenizer.json; printf '\0'; cat Fixtures/learning/model/tokenizer_config.json; } >"$dir/learning"
             { printf '\1'; cat Fixtures/tokenizer/vocab-merges/vocab.json; printf '\0'; cat Fixtures/tokenizer/vocab-merges/merges.txt
               printf '\0'; cat Fixtures/tokenizer/vocab-merges/tokenizer_config.json
-              printf '\0'; cat Fixtures/tokenizer/vocab-merges/added_tokens.json; } >"$dir/vocab-merges" ;;
+              printf '\0'; cat Fixtures/tokenizer/vocab-merges/added_tokens.json; } >"$dir/vocab-merges"
+            { printf '\0'; cat Fixtures/tokenizers/wordpiece/tokenizer.json; } >"$dir/wordpiece"
+            { printf '\0'; cat Fixtures/tokenizers/unigram/tokenizer.json; } >"$dir/unigram"
+            { printf '\3'; cat Fixtures/tokenizers/wordpiece-vocab/vocab.txt; printf '\0'
+              cat Fixtures/tokenizers/wordpiece-vocab/tokenizer_config.json; } >"$dir/vocab-txt" ;;
+        charsmap)
+            # The decoded precompiled_charsmap of the Unigram fixture, and a few bytes of it.
+            python3 -c 'import base64, json, sys
+m = json.load(open("Fixtures/tokenizers/unigram/tokenizer.json"))["normalizer"]["normalizers"][0]["precompiled_charsmap"]
+open(sys.argv[1] + "/unigram.charsmap", "wb").write(base64.b64decode(m))' "$dir"
+            head -c 600 "$dir/unigram.charsmap" >"$dir/head.charsmap" ;;
         dataset)
             { printf '\0'; cat Fixtures/demo/dev.jsonl; } >"$dir/dev.jsonl"
             printf '\1text,label\n"a, ""quoted"" one",pos\n"multi\nline",neg\r\nplain,1\n' >"$dir/small.csv"

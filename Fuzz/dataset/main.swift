@@ -1,6 +1,7 @@
 // libFuzzer harness: the data-file readers. Input: one byte picking the format (JSON Lines, CSV,
 // TSV, headerless TSV), then the file's bytes (through a scratch file: the reader maps a path).
 import FuzzSupport
+import LSRTokenizers
 import LSRTrain
 
 @_cdecl("LLVMFuzzerTestOneInput")

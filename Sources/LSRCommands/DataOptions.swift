@@ -1,6 +1,7 @@
 import ArgumentParser
 import LSRFormats
 import LSRModel
+import LSRTokenizers
 import LSRTrain
 
 /// The options naming a labelled data file's fields and format, shared by train and eval.

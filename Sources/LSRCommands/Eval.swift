@@ -4,6 +4,7 @@ import LSRAdapters
 import LSREngine
 import LSRFormats
 import LSRModel
+import LSRTokenizers
 import LSRTrain
 
 /// `lsrconv eval --model DIR --adapter DIR --data FILE [--json]`: loss and GLUE metrics of a

@@ -4,6 +4,7 @@ import LSRAdapters
 import LSREngine
 import LSRFormats
 import LSRModel
+import LSRTokenizers
 import LSRTrain
 
 /// `lsrconv predict --model DIR [--adapter DIR] (--text S [--pair S] | --data FILE [--out FILE]) [--json]`.

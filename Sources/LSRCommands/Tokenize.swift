@@ -1,5 +1,6 @@
 import ArgumentParser
 import LSRFormats
+import LSRTokenizers
 import LSRTrain
 
 /// `lsrconv tokenize --tokenizer DIR --text S [--pair S] [--max-length N] [--json]`.

@@ -8,6 +8,7 @@ import LSRDistributed
 import LSREngine
 import LSRFormats
 import LSRModel
+import LSRTokenizers
 import LSRTrain
 
 /// `lsrconv train --model DIR --train FILE [--eval FILE] --out DIR [options]`: LSR or LoRA

@@ -1,5 +1,6 @@
 import LSREngine
 import LSRModel
+import LSRTokenizers
 
 /// Sequence classification over many texts: tokenize, batch by length (dynamic padding),
 /// run the model, turn logits into probabilities. The command layer only formats the result.

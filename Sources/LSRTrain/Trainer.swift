@@ -2,6 +2,7 @@ import LSRAdapters
 import LSRDistributed
 import LSREngine
 import LSRModel
+import LSRTokenizers
 
 /// The training loop over a dataset: tokenised once, shuffled per epoch (a function of the seed
 /// and the epoch, so a resumed run sees the same order), batched with dynamic padding, gradients

@@ -105,4 +105,31 @@ import Testing
         #expect(result.status != 0)
         #expect(result.stderr == "error: --max-length 3 leaves no room for text: \(Self.tiny) adds 4 special tokens to a pair\n")
     }
+
+    /// A BERT tokenizer (WordPiece) from tokenizer.json and from vocab.txt: the ids tokenizers
+    /// 0.23.3 printed for Fixtures/tokenizers/wordpiece.
+    @Test func bertTokenizerFromEitherLayout() throws {
+        let expected = [2, 47, 684, 60, 308, 706, 15, 984, 277, 281, 5, 3, 550, 597, 665, 985, 3]
+        for folder in ["tokenizers/wordpiece", "tokenizers/wordpiece-vocab"] {
+            let result = try runLSRConv([
+                "tokenize", "--tokenizer", TestPaths.fixture(folder), "--text", "Four score, NAÏVE 中文!", "--pair", "and seven years",
+                "--json",
+            ])
+            #expect(result.status == 0, "\(folder): \(result.stderr)")
+            let json = try JSON.parse(result.stdout)
+            #expect(Self.ints(json["ids"]) == expected, "\(folder)")
+            #expect(json["tokens"]?.arrayValue?.first == "[CLS]" && json["tokens"]?.arrayValue?[3] == "s", "\(folder)")
+        }
+    }
+
+    /// A tokenizer.json whose model lsrconv does not implement: one error line naming it.
+    @Test func unsupportedModelTypeIsOneErrorLine() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.write(Array(#"{"model": {"type": "WordLevel", "vocab": {"a": 0}, "unk_token": "a"}}"#.utf8), to: "tokenizer.json")
+        let result = try runLSRConv(["tokenize", "--tokenizer", directory.path, "--text", "a"])
+        #expect(result.status != 0)
+        #expect(
+            result.stderr
+                == "error: \(path): /model/type: model type \"WordLevel\" (lsrconv reads BPE, WordPiece and Unigram) is not supported\n")
+    }
 }

@@ -2,6 +2,7 @@ import LSRAdapters
 import LSREngine
 import LSRFormats
 import LSRModel
+import LSRTokenizers
 import LSRTrain
 import TestSupport
 import Testing

@@ -8,6 +8,7 @@ import LSRDistributed
 import LSREngine
 import LSRFormats
 import LSRModel
+import LSRTokenizers
 import LSRTrain
 
 /// A communicator that forwards to another and adds up the seconds spent in its all-reduces

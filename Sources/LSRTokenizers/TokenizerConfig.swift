@@ -19,6 +19,11 @@ struct TokenizerConfig: Sendable {
     var addedTokensDecoder: [(id: Int32, token: AddedToken)] = []
     var addPrefixSpace: Bool?
     var modelMaxLength: Int?
+    /// BertTokenizer's options (vocab.txt): lowercase, space CJK ideographs, strip accents
+    /// (nil: as lowercase).
+    var doLowerCase = true
+    var tokenizeChineseChars = true
+    var stripAccents: Bool?
 
     init() {}
 
@@ -60,6 +65,9 @@ struct TokenizerConfig: Sendable {
         }
         guard isConfig else { return }
         addPrefixSpace = try object.optional("add_prefix_space")?.bool()
+        doLowerCase = try object.optional("do_lower_case")?.bool() ?? true
+        tokenizeChineseChars = try object.optional("tokenize_chinese_chars")?.bool() ?? true
+        stripAccents = try object.optional("strip_accents")?.bool()
         // transformers writes 1e30 for "no limit"; only a length that fits an Int32 means one.
         if let length = object.optional("model_max_length")?.value.intValue, length > 0, length <= Int(Int32.max) {
             modelMaxLength = length
@@ -88,33 +96,32 @@ struct TokenizerConfig: Sendable {
 
     /// The text and id of the special token `key` ("pad_token"): the configured text, else `fallback`;
     /// its id as an added token, else from the vocabulary.
-    func resolve(_ key: String, default fallback: String, role: String, model: BPEModel, added: AddedVocabulary)
+    func resolve(_ key: String, default fallback: String, role: String, model: TokenModel, added: AddedVocabulary)
         throws(TokenizerError) -> (token: String, id: Int32)
     {
         let content = specialTokens[key]?.content ?? fallback
-        guard let id = added.id(of: content) ?? model.vocabulary[Array(content.utf8)] else {
+        guard let id = added.id(of: content) ?? model.id(of: content) else {
             throw .missingSpecialToken(role: role, token: content)
         }
         return (content, id)
     }
 
-    /// The added tokens transformers 5's RobertaTokenizer ends up with for vocab.json +
-    /// merges.txt: `added_tokens_decoder` entries, then the special tokens (class defaults
-    /// `<s>`, `</s>`, `<unk>`, `<pad>`, `<mask>` unless configured; a plain string keeps flags
+    /// The added tokens transformers 5's RobertaTokenizer (or BertTokenizer) ends up with for
+    /// vocab.json + merges.txt (or vocab.txt): `added_tokens_decoder` entries, then the special
+    /// tokens (the class defaults in `defaults` unless configured; a plain string keeps flags
     /// already given, an object sets them), then `added_tokens.json` as normalized,
     /// non-special tokens. Ids come from the vocabulary when it has the token, else from the
     /// file, else the next free id.
-    func robertaAddedTokens(model: BPEModel, vocabularyCount: Int, addedTokensFile: JSONValue?) throws(TokenizerError) -> AddedVocabulary {
+    func addedTokens(model: TokenModel, defaults: SpecialTokenDefaults, addedTokensFile: JSONValue?) throws(TokenizerError) -> AddedVocabulary {
         var added = AddedVocabulary()
         func add(_ token: AddedToken, declaredId: Int32?) {
-            let nextId = max(Int32(vocabularyCount), (added.maxId ?? -1) + 1)
-            let id = added.id(of: token.content) ?? model.vocabulary[Array(token.content.utf8)] ?? declaredId ?? nextId
+            let nextId = max(Int32(model.vocabularyCount), (added.maxId ?? -1) + 1)
+            let id = added.id(of: token.content) ?? model.id(of: token.content) ?? declaredId ?? nextId
             added.add(token, id: id)
         }
         for (id, token) in addedTokensDecoder { add(token, declaredId: id) }
-        let defaults = ["bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>", "pad_token": "<pad>",
-                        "cls_token": "<s>", "mask_token": "<mask>"]
-        let named = Self.roles.map { specialTokens[$0] ?? SpecialToken(content: defaults[$0]!, flags: nil) } + additionalSpecialTokens
+        let named = Self.roles.compactMap { role in specialTokens[role] ?? defaults.byRole[role].map { SpecialToken(content: $0, flags: nil) } }
+            + additionalSpecialTokens
         for special in named {
             if let flags = special.flags {
                 add(flags, declaredId: nil)
@@ -134,4 +141,25 @@ struct TokenizerConfig: Sendable {
         }
         return added
     }
+}
+
+/// A family's special tokens, for the roles its files leave unnamed.
+struct SpecialTokenDefaults: Sendable {
+    var pad: String
+    var cls: String
+    var sep: String
+    var mask: String
+    var unk: String
+    /// transformers' class defaults by role (bos/eos only where the family has them).
+    var byRole: [String: String]
+
+    /// RobertaTokenizer, XLMRobertaTokenizer.
+    static let roberta = SpecialTokenDefaults(
+        pad: "<pad>", cls: "<s>", sep: "</s>", mask: "<mask>", unk: "<unk>",
+        byRole: ["bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>", "pad_token": "<pad>",
+                 "cls_token": "<s>", "mask_token": "<mask>"])
+    /// BertTokenizer.
+    static let bert = SpecialTokenDefaults(
+        pad: "[PAD]", cls: "[CLS]", sep: "[SEP]", mask: "[MASK]", unk: "[UNK]",
+        byRole: ["unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]"])
 }

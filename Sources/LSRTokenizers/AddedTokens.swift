@@ -8,8 +8,7 @@ public struct AddedToken: Equatable, Sendable {
     public var leftStrip: Bool
     /// Swallow the whitespace on the right of a match.
     public var rightStrip: Bool
-    /// Match against normalized text (lsrconv supports no normalizer, so this only decides
-    /// the pass in which the token is matched: after the non-normalized ones).
+    /// Match against the normalized text (after the non-normalized tokens split the raw text).
     public var normalized: Bool
     public var special: Bool
 
@@ -78,19 +77,12 @@ struct AddedVocabulary: Sendable {
         normalized = Matcher(entries.filter { $0.token.normalized })
     }
 
-    /// Splits `text` around added tokens: first the non-normalized tokens over the whole text,
-    /// then the normalized ones over what is left. Empty segments are dropped.
-    func split(_ text: UnsafeBufferPointer<UInt8>) -> [Segment] {
-        if entries.isEmpty { return text.isEmpty ? [] : [.text(0..<text.count)] }
-        var result: [Segment] = []
-        for segment in findMatches(text, 0..<text.count, nonNormalized) {
-            guard case .text(let range) = segment else {
-                result.append(segment)
-                continue
-            }
-            result.append(contentsOf: findMatches(text, range, normalized))
-        }
-        return result.filter {
+    /// Splits `text` around the non-normalized added tokens (raw text), or around the
+    /// normalized ones (`normalized`: a normalized text segment), as
+    /// `extract_and_normalize` does in two passes. Empty segments are dropped.
+    func split(_ text: UnsafeBufferPointer<UInt8>, normalized isNormalized: Bool) -> [Segment] {
+        if text.isEmpty { return [] }
+        return findMatches(text, 0..<text.count, isNormalized ? normalized : nonNormalized).filter {
             switch $0 {
             case .text(let r), .added(_, let r): !r.isEmpty
             }

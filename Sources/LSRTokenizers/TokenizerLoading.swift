@@ -26,12 +26,18 @@ public enum TokenizerError: Error, Equatable, Sendable {
     case mergeTokenNotInVocabulary(location: String, merge: String, token: String)
     /// A special token encoding needs (padding, cls, sep) is neither added nor in the vocabulary.
     case missingSpecialToken(role: String, token: String)
+    /// vocab.txt lists a token twice.
+    case duplicateToken(token: String, firstLine: Int, line: Int)
+    /// A precompiled_charsmap that cannot be read (`reason` names the byte offset).
+    case badCharsmap(pointer: String, reason: String)
+    /// Only a SentencePiece model, which lsrconv does not convert.
+    case sentencePieceOnly(file: String)
 }
 
 extension TokenizerError: CustomStringConvertible {
     public var description: String {
         switch self {
-        case .noTokenizerFiles: "no tokenizer.json, and no vocab.json with merges.txt"
+        case .noTokenizerFiles: "no tokenizer.json, no vocab.json with merges.txt, and no vocab.txt"
         case .fileTooLarge(let b, let l): "file of \(b) bytes exceeds the limit of \(l) bytes"
         case .invalidJSON(let e): "\(e)"
         case .wrongType(let p, let e, let f): "\(p.isEmpty ? "the document" : p): expected \(e), found \(f)"
@@ -43,6 +49,10 @@ extension TokenizerError: CustomStringConvertible {
         case .mergeTokenNotInVocabulary(let l, let m, let t):
             "\(l): merge \"\(m)\" needs \"\(t)\", which is not in the vocabulary (the vocab and merges disagree)"
         case .missingSpecialToken(let r, let t): "the \(r) token \"\(t)\" is neither an added token nor in the vocabulary"
+        case .duplicateToken(let t, let first, let line): "line \(line): token \"\(t)\" is already on line \(first)"
+        case .badCharsmap(let p, let r): "\(p): precompiled_charsmap: \(r)"
+        case .sentencePieceOnly(let f):
+            "\(f) without tokenizer.json: not supported yet; save the tokenizer with transformers to get tokenizer.json"
         }
     }
 }
@@ -72,6 +82,12 @@ extension Tokenizer {
         let vocabPath = FileSystem.join(directory, "vocab.json")
         let mergesPath = FileSystem.join(directory, "merges.txt")
         guard FileSystem.exists(vocabPath) || FileSystem.exists(mergesPath) else {
+            let vocabText = FileSystem.join(directory, "vocab.txt")
+            if FileSystem.exists(vocabText) { return try loadVocabText(vocabText, directory: directory, config: config) }
+            for name in ["sentencepiece.bpe.model", "spiece.model", "tokenizer.model"]
+            where FileSystem.exists(FileSystem.join(directory, name)) {
+                throw FileContextError(path: directory, underlying: TokenizerError.sentencePieceOnly(file: name))
+            }
             throw FileContextError(path: directory, underlying: TokenizerError.noTokenizerFiles)
         }
         let vocabularyJSON = try readJSON(vocabPath)
@@ -84,33 +100,37 @@ extension Tokenizer {
         var extraTokens: JSONValue?
         if FileSystem.exists(addedTokensPath) { extraTokens = try readJSON(addedTokensPath) }
         let model = try context(mergesPath) { () throws(TokenizerError) in
-            try BPEModel(
+            try TokenModel.bpe(BPEModel(
                 vocabulary: vocabulary, merges: merges.pairs, mergeLocations: { "line \(merges.lines[$0])" }, unknownToken: nil,
-                fuseUnknown: false, ignoreMerges: false)
+                fuseUnknown: false, ignoreMerges: false))
         }
         let added = try context(addedTokensPath) { () throws(TokenizerError) in
-            try config.robertaAddedTokens(model: model, vocabularyCount: vocabulary.count, addedTokensFile: extraTokens)
+            try config.addedTokens(model: model, defaults: .roberta, addedTokensFile: extraTokens)
         }
         return try context(directory) { () throws(TokenizerError) in
             let cls = try config.resolve("cls_token", default: "<s>", role: "cls", model: model, added: added)
             let sep = try config.resolve("sep_token", default: "</s>", role: "sep", model: model, added: added)
             return try Tokenizer(
-                model: model, added: added, preTokenizer: PreTokenizer(addPrefixSpace: config.addPrefixSpace ?? false, useRegex: true),
-                postProcessor: .roberta(cls: cls, sep: sep), config: config)
+                model: model, added: added, normalizer: nil,
+                preTokenizer: .byteLevel(addPrefixSpace: config.addPrefixSpace ?? false, useRegex: true),
+                postProcessor: .roberta(cls: cls, sep: sep), config: config, defaults: .roberta)
         }
     }
 
-    /// Final assembly: special-token ids and the vocabulary size.
-    init(model: BPEModel, added: AddedVocabulary, preTokenizer: PreTokenizer, postProcessor: PostProcessor, config: TokenizerConfig)
-        throws(TokenizerError)
-    {
+    /// Final assembly: special-token ids and the vocabulary size. `defaults` names the special
+    /// tokens the configuration leaves unnamed (the family's).
+    init(
+        model: TokenModel, added: AddedVocabulary, normalizer: Normalizer?, preTokenizer: PreTokenizer, postProcessor: PostProcessor,
+        config: TokenizerConfig, defaults: SpecialTokenDefaults
+    ) throws(TokenizerError) {
         self.model = model
         var added = added
         added.buildMatchers()
         addedVocabulary = added
+        self.normalizer = normalizer
         self.preTokenizer = preTokenizer
         self.postProcessor = postProcessor
-        padId = try config.resolve("pad_token", default: "<pad>", role: "padding", model: model, added: added).id
+        padId = try config.resolve("pad_token", default: defaults.pad, role: "padding", model: model, added: added).id
         // The post-processor's own tokens frame sequences; fall back to the config's names.
         let framing = postProcessor.single.compactMap { piece -> Int32? in
             if case .special(let ids, _, _) = piece { ids.first } else { nil }
@@ -119,13 +139,13 @@ extension Tokenizer {
             clsId = framing[0]
             sepId = framing[framing.count - 1]
         } else {
-            clsId = try config.resolve("cls_token", default: "<s>", role: "cls", model: model, added: added).id
-            sepId = try config.resolve("sep_token", default: "</s>", role: "sep", model: model, added: added).id
+            clsId = try config.resolve("cls_token", default: defaults.cls, role: "cls", model: model, added: added).id
+            sepId = try config.resolve("sep_token", default: defaults.sep, role: "sep", model: model, added: added).id
         }
-        maskId = try? config.resolve("mask_token", default: "<mask>", role: "mask", model: model, added: added).id
-        unkId = try? config.resolve("unk_token", default: "<unk>", role: "unknown", model: model, added: added).id
+        maskId = try? config.resolve("mask_token", default: defaults.mask, role: "mask", model: model, added: added).id
+        unkId = try? config.resolve("unk_token", default: defaults.unk, role: "unknown", model: model, added: added).id
         modelMaxLength = config.modelMaxLength
-        let largest = max(model.tokenForId.keys.max() ?? -1, added.maxId ?? -1)
+        let largest = max(model.maxId, added.maxId ?? -1)
         vocabularySize = Int(largest) + 1
     }
 
@@ -137,20 +157,20 @@ extension Tokenizer {
             let text = try version.string()
             guard text == "1.0" else { throw .unsupported(pointer: version.pointer, what: "tokenizer.json version \"\(text)\"") }
         }
-        if let normalizer = document.optional("normalizer") {
-            throw .unsupported(pointer: normalizer.pointer, what: "a normalizer (\(try normalizer.object().typeName ?? "untyped"))")
-        }
-        let model = try parseModel(try document.required("model").object())
+        let normalizer = try document.optional("normalizer").map { c throws(TokenizerError) in try parseNormalizer(c) }
+        let preTokenizer = try document.optional("pre_tokenizer").map { c throws(TokenizerError) in try parsePreTokenizer(c) }
+        let modelObject = try document.required("model").object()
+        let model = try parseModel(modelObject, preTokenizer: preTokenizer)
         var added = AddedVocabulary()
         if let list = document.optional("added_tokens") {
             // tokenizers re-adds them with `add_tokens`: the vocabulary's id when the content is in
             // it, else the next id after the vocabulary (serialization.rs; added_vocabulary.rs).
-            var nextId = Int32(model.vocabulary.count)
+            var nextId = Int32(model.vocabularyCount)
             for entry in try list.array() {
                 let fields = try entry.object()
                 let token = try parseAddedToken(fields, specialByDefault: false)
                 let id: Int32
-                if let existing = added.id(of: token.content) ?? model.vocabulary[Array(token.content.utf8)] {
+                if let existing = added.id(of: token.content) ?? model.id(of: token.content) {
                     id = existing
                 } else {
                     id = nextId
@@ -159,17 +179,33 @@ extension Tokenizer {
                 added.add(token, id: id)
             }
         }
-        let preTokenizer = try parsePreTokenizer(try document.required("pre_tokenizer"))
         var postProcessor = PostProcessor.plain
         if let cursor = document.optional("post_processor"), let parsed = try parsePostProcessor(cursor) { postProcessor = parsed }
-        return try Tokenizer(model: model, added: added, preTokenizer: preTokenizer, postProcessor: postProcessor, config: config)
+        let defaults: SpecialTokenDefaults = if case .wordPiece = model { .bert } else { .roberta }
+        return try Tokenizer(
+            model: model, added: added, normalizer: normalizer, preTokenizer: preTokenizer ?? .sequence([]),
+            postProcessor: postProcessor, config: config, defaults: defaults)
     }
 
-    private static func parseModel(_ model: JSONCursor.Object) throws(TokenizerError) -> BPEModel {
+    /// The model: BPE (byte-level only), WordPiece or Unigram (TokenizerComponents.swift).
+    private static func parseModel(_ model: JSONCursor.Object, preTokenizer: PreTokenizer?) throws(TokenizerError) -> TokenModel {
         if let type = model.optional("type") {
-            let name = try type.string()
-            guard name == "BPE" else { throw .unsupported(pointer: type.pointer, what: "model type \"\(name)\" (lsrconv reads byte-level BPE)") }
+            switch try type.string() {
+            case "BPE":
+                guard preTokenizer?.containsByteLevel == true else {
+                    throw .unsupported(
+                        pointer: type.pointer, what: "model type \"BPE\" without a ByteLevel pre-tokenizer (lsrconv reads byte-level BPE)")
+                }
+            case "WordPiece": return .wordPiece(try parseWordPiece(model))
+            case "Unigram": return .unigram(try parseUnigram(model))
+            case let name:
+                throw .unsupported(pointer: type.pointer, what: "model type \"\(name)\" (lsrconv reads BPE, WordPiece and Unigram)")
+            }
         }
+        return .bpe(try parseBPE(model))
+    }
+
+    private static func parseBPE(_ model: JSONCursor.Object) throws(TokenizerError) -> BPEModel {
         if let dropout = model.optional("dropout"), dropout.value.doubleValue != 0 {
             throw .unsupported(pointer: dropout.pointer, what: "BPE dropout")
         }
@@ -204,79 +240,6 @@ extension Tokenizer {
             vocabulary: vocabulary, merges: merges, mergeLocations: { "\(mergesPointer)/\($0)" },
             unknownToken: try model.optional("unk_token")?.string(), fuseUnknown: try model.optional("fuse_unk")?.bool() ?? false,
             ignoreMerges: try model.optional("ignore_merges")?.bool() ?? false)
-    }
-
-    private static func parsePreTokenizer(_ cursor: JSONCursor) throws(TokenizerError) -> PreTokenizer {
-        let object = try cursor.object()
-        switch object.typeName {
-        case "ByteLevel":
-            return PreTokenizer(
-                addPrefixSpace: try object.optional("add_prefix_space")?.bool() ?? true,
-                useRegex: try object.optional("use_regex")?.bool() ?? true)
-        case "Sequence":
-            let members = try object.required("pretokenizers").array()
-            guard members.count == 1 else {
-                throw .unsupported(pointer: cursor.pointer, what: "a pre-tokenizer Sequence of \(members.count) members (only [ByteLevel])")
-            }
-            return try parsePreTokenizer(members[0])
-        case let other:
-            throw .unsupported(pointer: cursor.pointer, what: "pre-tokenizer \(other.map { "\"\($0)\"" } ?? "without a type") (only ByteLevel)")
-        }
-    }
-
-    /// The special-token template of a post-processor; nil for one that only trims offsets.
-    private static func parsePostProcessor(_ cursor: JSONCursor) throws(TokenizerError) -> PostProcessor? {
-        let object = try cursor.object()
-        switch object.typeName {
-        case "ByteLevel":
-            return nil  // only trims offsets
-        case "RobertaProcessing":
-            func token(_ key: String) throws(TokenizerError) -> (String, Int32) {
-                let pair = try object.required(key).array()
-                guard pair.count == 2 else {
-                    throw .wrongType(pointer: "\(cursor.pointer)/\(key)", expected: "[token, id]", found: "\(pair.count) elements")
-                }
-                return (try pair[0].string(), try pair[1].id())
-            }
-            return .roberta(cls: try token("cls"), sep: try token("sep"))
-        case "TemplateProcessing":
-            let specials = try object.required("special_tokens").object()
-            func pieces(_ key: String) throws(TokenizerError) -> [PostProcessor.Piece] {
-                var result: [PostProcessor.Piece] = []
-                for entry in try object.required(key).array() {
-                    let piece = try entry.object()
-                    if let special = piece.optional("SpecialToken") {
-                        let fields = try special.object()
-                        let name = try fields.required("id").string()
-                        let definition = try specials.required(name).object()
-                        let ids = try definition.required("ids").array().map { c throws(TokenizerError) in try c.id() }
-                        let tokens = try definition.required("tokens").array().map { c throws(TokenizerError) in try c.string() }
-                        result.append(.special(ids: ids, tokens: tokens, typeId: try fields.required("type_id").id()))
-                    } else if let sequence = piece.optional("Sequence") {
-                        let fields = try sequence.object()
-                        let name = try fields.required("id").string()
-                        guard name == "A" || name == "B" else {
-                            throw .wrongType(pointer: "\(sequence.pointer)/id", expected: "\"A\" or \"B\"", found: "\"\(name)\"")
-                        }
-                        result.append(.sequence(index: name == "A" ? 0 : 1, typeId: try fields.required("type_id").id()))
-                    } else {
-                        throw .wrongType(pointer: entry.pointer, expected: "{\"SpecialToken\": …} or {\"Sequence\": …}", found: "other keys")
-                    }
-                }
-                return result
-            }
-            return PostProcessor(single: try pieces("single"), pair: try pieces("pair"))
-        case "Sequence":
-            var chosen: PostProcessor?
-            for member in try object.required("processors").array() {
-                guard let processor = try parsePostProcessor(member) else { continue }
-                guard chosen == nil else { throw .unsupported(pointer: member.pointer, what: "a second special-token post-processor") }
-                chosen = processor
-            }
-            return chosen ?? PostProcessor.plain
-        case let other:
-            throw .unsupported(pointer: cursor.pointer, what: "post-processor \(other.map { "\"\($0)\"" } ?? "without a type")")
-        }
     }
 
     static func parseAddedToken(_ fields: JSONCursor.Object, specialByDefault: Bool) throws(TokenizerError) -> AddedToken {

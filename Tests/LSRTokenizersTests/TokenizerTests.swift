@@ -1,6 +1,6 @@
 import Foundation
 import LSRFormats
-@testable import LSRTrain
+@testable import LSRTokenizers
 import TestSupport
 import Testing
 
@@ -377,7 +377,7 @@ extension TokenizerTests {
             let absent = TemporaryDirectory().path + "/absent"
             #expect(loadError(absent) == "\(absent): no such file or directory")
             let empty = directory([:])
-            #expect(loadError(empty.path) == "\(empty.path): no tokenizer.json, and no vocab.json with merges.txt")
+            #expect(loadError(empty.path) == "\(empty.path): no tokenizer.json, no vocab.json with merges.txt, and no vocab.txt")
             let vocabOnly = directory(["vocab.json": Array("{}".utf8)])
             #expect(loadError(vocabOnly.path) == "\(vocabOnly.path)/merges.txt: no such file or directory")
             let file = directory(["x": []])
@@ -394,9 +394,9 @@ extension TokenizerTests {
             let prefixed = directory(["tokenizer.json": Self.tokenizerJSON(model: #""continuing_subword_prefix":"@@","#)])
         #expect(loadError(prefixed.path) == "\(prefixed.path)/tokenizer.json: /model/continuing_subword_prefix: "
             + "a non-empty continuing_subword_prefix (byte-level BPE has none) is not supported")
-        let wordPiece = directory(["tokenizer.json": Self.tokenizerJSON(type: "WordPiece")])
-            #expect(loadError(wordPiece.path) == "\(wordPiece.path)/tokenizer.json: /model/type: "
-                + "model type \"WordPiece\" (lsrconv reads byte-level BPE) is not supported")
+        let wordLevel = directory(["tokenizer.json": Self.tokenizerJSON(type: "WordLevel")])
+            #expect(loadError(wordLevel.path) == "\(wordLevel.path)/tokenizer.json: /model/type: "
+                + "model type \"WordLevel\" (lsrconv reads BPE, WordPiece and Unigram) is not supported")
             let noPad = directory(["tokenizer.json": Self.tokenizerJSON(vocab: #"{"<s>":0,"</s>":2,"a":3,"b":4,"ab":5}"#)])
             #expect(loadError(noPad.path) == "\(noPad.path)/tokenizer.json: "
                 + "the padding token \"<pad>\" is neither an added token nor in the vocabulary")

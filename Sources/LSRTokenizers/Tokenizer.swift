@@ -1,13 +1,17 @@
-/// RoBERTa's byte-level BPE tokenizer, encoding exactly as Hugging Face `tokenizers` 0.23.3
-/// does for the same files: added tokens split out of the raw text, the GPT-2 pre-tokenizer
-/// (ByteLevel.swift), BPE merges (BPE.swift), truncation, then `<s> A </s>` or
-/// `<s> A </s></s> B </s>` (or the file's template).
+/// A tokenizer of the RoBERTa, BERT and XLM-R families, encoding exactly as Hugging Face
+/// `tokenizers` 0.23.3 does for the same files, through tokenizer.json's pipeline: added tokens
+/// split out of the raw text, the normalizer (Normalizers.swift, PrecompiledCharsmap.swift) on
+/// the rest, normalized added tokens split out of that, the pre-tokenizer (PreTokenizers.swift,
+/// ByteLevel.swift), the model (byte-level BPE: BPE.swift; WordPiece.swift; Unigram.swift),
+/// truncation, then the post-processor's special tokens (PostProcessors.swift): `<s> A </s>`,
+/// `<s> A </s></s> B </s>`, `[CLS] A [SEP] B [SEP]` or the file's template.
 ///
 /// Load one with `Tokenizer.load(directory:)` (TokenizerLoading.swift). Values are immutable and
 /// safe to share across threads; the BPE cache inside is synchronised.
 public struct Tokenizer: Sendable {
-    let model: BPEModel
+    let model: TokenModel
     let addedVocabulary: AddedVocabulary
+    let normalizer: Normalizer?
     let preTokenizer: PreTokenizer
     let postProcessor: PostProcessor
 
@@ -25,49 +29,6 @@ public struct Tokenizer: Sendable {
     public let modelMaxLength: Int?
     /// One more than the largest id, added tokens included: the embedding rows it needs.
     public let vocabularySize: Int
-
-    /// The ByteLevel pre-tokenizer's settings.
-    struct PreTokenizer: Sendable {
-        /// Prepend a space to every text segment that does not start with one.
-        var addPrefixSpace: Bool
-        /// Split with the GPT-2 regex (false: each segment is one pre-token).
-        var useRegex: Bool
-    }
-
-    /// How special tokens frame the sequences: tokenizers' RobertaProcessing and
-    /// TemplateProcessing both reduce to a template.
-    struct PostProcessor: Sendable {
-        enum Piece: Sendable {
-            /// Tokens with their type id, e.g. `<s>` → ([0], ["<s>"]).
-            case special(ids: [Int32], tokens: [String], typeId: Int32)
-            /// The first (0) or second (1) sequence with its type id.
-            case sequence(index: Int, typeId: Int32)
-        }
-
-        var single: [Piece]
-        var pair: [Piece]
-
-        /// No post-processor: sequences as they are, the second with type id 1 (as tokenizers
-        /// encodes a pair's second sequence).
-        static let plain = PostProcessor(
-            single: [.sequence(index: 0, typeId: 0)], pair: [.sequence(index: 0, typeId: 0), .sequence(index: 1, typeId: 1)])
-
-        /// `RobertaProcessing`: `<s> A </s>` and `<s> A </s> </s> B </s>`, type ids all 0.
-        static func roberta(cls: (String, Int32), sep: (String, Int32)) -> PostProcessor {
-            let open = Piece.special(ids: [cls.1], tokens: [cls.0], typeId: 0)
-            let close = Piece.special(ids: [sep.1], tokens: [sep.0], typeId: 0)
-            return PostProcessor(
-                single: [open, .sequence(index: 0, typeId: 0), close],
-                pair: [open, .sequence(index: 0, typeId: 0), close, close, .sequence(index: 1, typeId: 0), close])
-        }
-
-        /// `added_tokens(is_pair)`: how many special tokens the template adds.
-        func addedCount(pair isPair: Bool) -> Int {
-            (isPair ? pair : single).reduce(0) { count, piece in
-                if case .special(let ids, _, _) = piece { count + ids.count } else { count }
-            }
-        }
-    }
 
     // MARK: - Encoding
 
@@ -121,7 +82,7 @@ public struct Tokenizer: Sendable {
 
     /// The token an id stands for, or nil for an id the tokenizer does not have.
     public func token(for id: Int32) -> String? {
-        addedVocabulary.token(for: id)?.content ?? model.tokenForId[id]
+        addedVocabulary.token(for: id)?.content ?? model.token(for: id)
     }
 
     /// The tokens of `ids` ("<unk:ID>" for an id the tokenizer does not have).
@@ -129,53 +90,55 @@ public struct Tokenizer: Sendable {
 
     /// The id of a token (added tokens first, then the vocabulary), or nil.
     public func id(for token: String) -> Int32? {
-        addedVocabulary.id(of: token) ?? model.vocabulary[Array(token.utf8)]
+        addedVocabulary.id(of: token) ?? model.id(of: token)
     }
 
-    /// One text through added-token splitting, pre-tokenization and BPE (`encode_single_sequence`).
+    /// One text through added-token splitting, normalization, pre-tokenization and the model
+    /// (`encode_single_sequence`).
     private func encodeSequence(_ text: String) -> Encoding {
         var ids: [Int32] = []
         var tokens: [String] = []
         var utf8 = Array(text.utf8)
         utf8.withUnsafeMutableBufferPointer { buffer in
-            let text = UnsafeBufferPointer(buffer)
-            var scratch = ByteLevel.Scratch()
-            var pieces: [Range<Int>] = []
-            var prefixed: [UInt8] = []
-            for segment in addedVocabulary.split(text) {
+            let raw = UnsafeBufferPointer(buffer)
+            for segment in addedVocabulary.split(raw, normalized: false) {
                 switch segment {
                 case .added(let id, let range):
                     // tokenizers keeps the matched text, stripped whitespace included, as the token.
                     ids.append(id)
-                    tokens.append(String(decoding: text[range], as: UTF8.self))
+                    tokens.append(String(decoding: raw[range], as: UTF8.self))
                 case .text(let range):
-                    let start = ids.count
-                    if preTokenizer.addPrefixSpace && text[range.lowerBound] != UInt8(ascii: " ") {
-                        prefixed.removeAll(keepingCapacity: true)
-                        prefixed.append(UInt8(ascii: " "))
-                        prefixed.append(contentsOf: text[range])
-                        prefixed.withUnsafeBufferPointer { tokenize($0, 0..<$0.count, &scratch, &pieces, &ids) }
-                    } else {
-                        tokenize(text, range, &scratch, &pieces, &ids)
-                    }
-                    for id in ids[start...] { tokens.append(model.tokenForId[id] ?? "") }
+                    var segmentText = String(decoding: raw[range], as: UTF8.self)
+                    if let normalizer { segmentText = normalizer.normalize(segmentText) }
+                    encodeNormalized(segmentText, atStart: range.lowerBound == 0, &ids, &tokens)
                 }
             }
         }
         return Encoding(ids: ids, tokens: tokens, typeIds: [Int32](repeating: 0, count: ids.count))
     }
 
-    private func tokenize(
-        _ text: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, _ scratch: inout ByteLevel.Scratch, _ pieces: inout [Range<Int>],
-        _ ids: inout [Int32]
-    ) {
-        pieces.removeAll(keepingCapacity: true)
-        if preTokenizer.useRegex {
-            ByteLevel.split(text, range, scratch: &scratch, into: &pieces)
-        } else {
-            pieces.append(range)
+    /// Normalized text: the normalized added tokens out of it, then pre-tokenizer and model.
+    private func encodeNormalized(_ text: String, atStart: Bool, _ ids: inout [Int32], _ tokens: inout [String]) {
+        var bytes = Array(text.utf8)
+        var pieces: [PreTokenizer.Piece] = []
+        var segments: [(range: Range<Int>, id: Int32?)] = []
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            for segment in addedVocabulary.split(UnsafeBufferPointer(buffer), normalized: true) {
+                switch segment {
+                case .added(let id, let range): segments.append((range, id))
+                case .text(let range): segments.append((range, nil))
+                }
+            }
         }
-        for piece in pieces { model.tokenize(UnsafeBufferPointer(rebasing: text[piece]), into: &ids) }
+        for (range, id) in segments {
+            if let id {
+                ids.append(id)
+                tokens.append(String(decoding: bytes[range], as: UTF8.self))
+                continue
+            }
+            pieces = preTokenizer.split([PreTokenizer.Piece(text: String(decoding: bytes[range], as: UTF8.self), atStart: atStart && range.lowerBound == 0)])
+            for piece in pieces { model.tokenize(piece.text, ids: &ids, tokens: &tokens) }
+        }
     }
 
     /// Applies the post-processor's template to the (truncated) sequences.
@@ -261,4 +224,59 @@ public struct PaddedBatch: Equatable, Sendable {
     public let attentionMask: [Int32]
     /// [batch, length] segment ids, 0 for padding.
     public let typeIds: [Int32]
+}
+
+/// The model a tokenizer.json names: byte-level BPE, WordPiece or Unigram.
+enum TokenModel: Sendable {
+    case bpe(BPEModel)
+    case wordPiece(WordPieceModel)
+    case unigram(UnigramModel)
+
+    /// Appends the ids and tokens of one pre-token.
+    func tokenize(_ text: String, ids: inout [Int32], tokens: inout [String]) {
+        switch self {
+        case .bpe(let bpe):
+            let start = ids.count
+            var bytes = Array(text.utf8)
+            bytes.withUnsafeMutableBufferPointer { bpe.tokenize(UnsafeBufferPointer($0), into: &ids) }
+            for id in ids[start...] { tokens.append(bpe.tokenForId[id] ?? "") }
+        case .wordPiece(let wordPiece): wordPiece.tokenize(text, ids: &ids, tokens: &tokens)
+        case .unigram(let unigram): unigram.tokenize(text, ids: &ids, tokens: &tokens)
+        }
+    }
+
+    /// The vocabulary's id for a token (exact bytes), or nil.
+    func id(of token: String) -> Int32? {
+        switch self {
+        case .bpe(let bpe): bpe.vocabulary[Array(token.utf8)]
+        case .wordPiece(let wordPiece): wordPiece.vocabulary[Array(token.utf8)]
+        case .unigram(let unigram): unigram.vocabulary[Array(token.utf8)]
+        }
+    }
+
+    func token(for id: Int32) -> String? {
+        switch self {
+        case .bpe(let bpe): bpe.tokenForId[id]
+        case .wordPiece(let wordPiece): wordPiece.tokenForId[id]
+        case .unigram(let unigram): id >= 0 && Int(id) < unigram.pieces.count ? unigram.pieces[Int(id)] : nil
+        }
+    }
+
+    /// How many entries the vocabulary has (the first id tokenizers gives an added token).
+    var vocabularyCount: Int {
+        switch self {
+        case .bpe(let bpe): bpe.vocabulary.count
+        case .wordPiece(let wordPiece): wordPiece.vocabulary.count
+        case .unigram(let unigram): unigram.pieces.count
+        }
+    }
+
+    /// The largest id the vocabulary assigns, or -1.
+    var maxId: Int32 {
+        switch self {
+        case .bpe(let bpe): bpe.tokenForId.keys.max() ?? -1
+        case .wordPiece(let wordPiece): wordPiece.tokenForId.keys.max() ?? -1
+        case .unigram(let unigram): Int32(unigram.pieces.count) - 1
+        }
+    }
 }
