@@ -9,7 +9,7 @@ struct Inspect: ParsableCommand {
         abstract: "Show the format, metadata, tensors and RoBERTa architecture of a checkpoint.",
         discussion: """
             Reads headers only (time does not grow with the file), unless --checksums is given. An adapter \
-            directory (LSR factor file or PEFT LoRA) also gets its modules, parameters and condition numbers γ.
+            directory (one holding adapter_config.json) also gets its modules, parameters and condition numbers γ.
 
             Examples:
               lsrconv inspect roberta-base

@@ -12,8 +12,8 @@ public struct LSRConv: ParsableCommand {
         commandName: "lsrconv",
         abstract: "Read RoBERTa checkpoints, adapt them with LSR adapters, write files other frameworks use.",
         discussion: """
-            Every command that reads an adapter takes it as --adapter; every command that writes refuses \
-            to replace an existing output without --force; --json gives a command's result as one JSON \
+            Commands that take an adapter directory as an option name it --adapter; every command that \
+            writes refuses to replace an existing output without --force; --json gives a command's result as one JSON \
             document (`lsrconv schema` lists their schemas). Usage errors exit with status 64, other \
             failures with 1, each with one `error:` line on stderr.
 
