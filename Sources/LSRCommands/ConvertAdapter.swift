@@ -4,7 +4,7 @@ import LSRAdapters
 import LSRFormats
 import LSRModel
 
-/// `lsrconv convert-adapter --from DIR --out DIR --separation-rank S [--model DIR] [--factors ...] [--rank-split AxB]`.
+/// `lsrconv convert-adapter --adapter DIR --out DIR --separation-rank S [--model DIR] [--factors ...] [--rank-split AxB]`.
 struct ConvertAdapter: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert-adapter",
@@ -17,11 +17,21 @@ struct ConvertAdapter: ParsableCommand {
             --separation-rank full gives the exact representation. The relative Frobenius errors of Up, Down \
             and ΔW per module are printed and written to conversion.json beside the adapter. The base model's \
             shape and weight digests come from --model (default: base_model_name_or_path when it is a local \
-            directory), and so do the names of the head's labels (its config.json id2label; PEFT records none).
+            directory), and so do the names of the head's labels (its config.json id2label; PEFT records none). \
+            --from is the older name of --adapter.
+
+            Examples:
+              lsrconv convert-adapter --adapter peft --out lsr --separation-rank 8
+              lsrconv convert-adapter --adapter peft --out lsr --separation-rank full \\
+                  --model roberta-base
+              lsrconv convert-adapter --adapter peft --out lsr --separation-rank 4 \\
+                  --factors 32x24 --force --json
             """)
 
-    @Option(help: "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors).")
-    var from: String
+    @Option(
+        name: [.customLong("adapter"), .customLong("from")],
+        help: "PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors); --from is an alias.")
+    var adapter: String
 
     @Option(help: "Output adapter directory.")
     var out: String
@@ -44,20 +54,25 @@ struct ConvertAdapter: ParsableCommand {
     @Flag(help: "Print one JSON document instead of text.")
     var json = false
 
+    func validate() throws {
+        if separationRank != "full" {
+            guard let s = Int(separationRank), s >= 1 else {
+                throw ValidationError("--separation-rank '\(separationRank)' is not a positive integer or 'full'")
+            }
+        }
+        _ = try SplitOptions.factors(factors)
+        _ = try SplitOptions.rank(rankSplit)
+    }
+
     func run() throws {
-        try refuseOverlap(output: out, inputs: [from, model])
+        try refuseOverlap(output: out, inputs: [adapter, model])
+        try Outputs.refuseExisting(out, force: force)
         var options = LoRAConversion.Options(separationRank: 0)
         if let splits = try SplitOptions.factors(factors) { (options.outSplit, options.inSplit) = (splits.out, splits.in) }
         options.rankSplit = try SplitOptions.rank(rankSplit)
-        let lora = try reporting(path: from) { try LoRAConversion.read(from) }
-        if separationRank == "full" {
-            options.separationRank = LoRAConversion.fullSeparationRank(lora, options: options)
-        } else {
-            guard let s = Int(separationRank), s >= 1 else {
-                throw CommandFailure(message: "--separation-rank '\(separationRank)' is not a positive integer or 'full'")
-            }
-            options.separationRank = s
-        }
+        let lora = try reporting(path: adapter) { try LoRAConversion.read(adapter) }
+        // validate() checked that a value other than "full" is a positive integer.
+        options.separationRank = Int(separationRank) ?? LoRAConversion.fullSeparationRank(lora, options: options)
         guard let modelPath = model ?? lora.baseModelNameOrPath.flatMap({ FileSystem.isDirectory($0) ? $0 : nil }) else {
             let named = lora.baseModelNameOrPath.map { " (base_model_name_or_path '\($0)' is not a local directory)" } ?? ""
             throw CommandFailure(message: "convert-adapter needs the base model's shape: give --model DIR\(named)")
@@ -73,8 +88,8 @@ struct ConvertAdapter: ParsableCommand {
                 intermediateSize: config.intermediateSize, vocabSize: config.vocabSize, weights: weights)
             return (config, base)
         }
-        let result = try reporting(path: from) { try LoRAConversion.convert(lora, base: base, config: config, options: options) }
-        _ = try reporting(path: out) { try LoRAConversion.write(result, source: from, to: out, replace: force) }
+        let result = try reporting(path: adapter) { try LoRAConversion.convert(lora, base: base, config: config, options: options) }
+        _ = try reporting(path: out) { try LoRAConversion.write(result, source: adapter, to: out, replace: force) }
         SplitOptions.warnIfLargerThanLoRA(result.set)
         if let head = result.set.head, !config.id2label.isEmpty, LoRAConversion.labelNames(config.id2label, count: head.id2label.count) == nil {
             let names = head.id2label.keys.sorted().map { head.id2label[$0]! }
@@ -86,7 +101,7 @@ struct ConvertAdapter: ParsableCommand {
         let h = result.set.hyperparameters
         if json {
             Output.json([
-                "source": .string(from), "output": .string(out), "modules": JSONValue(result.errors.count),
+                "source": .string(adapter), "output": .string(out), "modules": JSONValue(result.errors.count),
                 "rank": JSONValue(h.rank), "separation_rank": JSONValue(h.separationRank), "alpha": .double(h.alpha),
                 "use_rslora": .bool(lora.useRSLoRA), "parameters": JSONValue(result.set.parameterCount),
                 "errors": .array(
@@ -98,7 +113,7 @@ struct ConvertAdapter: ParsableCommand {
         }
         let loraParameters = result.set.loraParameterCount
         Output.line("adapter:    \(out)/ (\(AdapterFile.configName), \(AdapterFile.weightsName), \(LoRAConversion.recordName))")
-        Output.line("from:       \(from) (LoRA r = \(h.rank), lora_alpha = \(lora.loraAlpha)\(lora.useRSLoRA ? ", rslora" : ""))")
+        Output.line("from:       \(adapter) (LoRA r = \(h.rank), lora_alpha = \(lora.loraAlpha)\(lora.useRSLoRA ? ", rslora" : ""))")
         Output.line("kind:       lsr, r = \(h.rank) (\(h.rankSplit)), s = \(h.separationRank), α = \(h.alpha)")
         if lora.useRSLoRA {
             Output.line("scaling:    rslora's lora_alpha/√r kept as α/r with α = lora_alpha·√r = \(h.alpha)")

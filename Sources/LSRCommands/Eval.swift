@@ -11,20 +11,32 @@ import LSRTrain
 /// model with an adapter (and its trained head) on a labelled data file.
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a model with an adapter on a labelled data file: loss, accuracy, F1, MCC (or Pearson, Spearman).")
+        abstract: "Evaluate a model with an adapter on a labelled data file: loss, accuracy, F1, MCC (or Pearson, Spearman).",
+        discussion: """
+            The adapter's trained head, if any, replaces the model's; labels are matched through its id2label \
+            names (or the model config's). --data - reads standard input (give --format).
+
+            Examples:
+              lsrconv eval --model roberta-base --adapter sst2 --data dev.tsv
+              lsrconv eval --model sst2-merged --data dev.jsonl --json
+              lsrconv eval --model roberta-base --adapter cola --data dev.tsv --format cola
+              head -n 200 dev.jsonl | lsrconv eval --model sst2-merged --data - \\
+                  --format jsonl
+            """)
 
     @Option(help: "Base model directory.") var model: String
     @Option(help: "Adapter directory (its trained head, if any, replaces the model's).") var adapter: String?
-    @Option(help: "Labelled data file (.jsonl, .csv, .tsv).") var data: String
+    @Option(help: "Labelled data file (.jsonl, .csv, .tsv); - reads standard input (with --format).") var data: String
     @Option(help: "Tokenizer directory (default: the model's).") var tokenizer: String?
-    @Option(help: "Tokens per example after truncation.") var maxLength = 128
+    @Option(help: .init(DataOptions.maxLengthHelp)) var maxLength: Int?
     @Option(help: "Examples per forward pass.") var batchSize = 32
     @OptionGroup var dataOptions: LabelledDataOptions
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Flag(help: "Print one JSON document instead of text.") var json = false
 
     func validate() throws {
-        guard maxLength >= 4 else { throw ValidationError("--max-length must be at least 4") }
+        try DataOptions.validate(data: "--data", data, format: dataOptions.format)
+        if let maxLength, maxLength < 4 { throw ValidationError("--max-length must be at least 4") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
@@ -47,10 +59,10 @@ struct Eval: ParsableCommand {
         let tok = try reporting(path: tokenizerDirectory) { try Tokenizer.load(directory: tokenizerDirectory) }
         let encoded = try DataOptions.labelled(
             data, format: try DataOptions.format(dataOptions.format), fields: dataOptions.fields,
-            tokenizer: tok, model: base, labels: labels, id2label: id2label, maxLength: maxLength)
-        let (loss, metrics) = try reporting(path: data) { try Trainer.evaluate(base, encoded, batchSize: batchSize) }
+            tokenizer: tok, model: base, labels: labels, id2label: id2label, maxLength: DataOptions.maxLength(maxLength, limit: base.maxTokens))
+        let (loss, metrics) = try reporting(path: DataOptions.displayName(data)) { try Trainer.evaluate(base, encoded, batchSize: batchSize) }
         if json {
-            var object: JSONObject = ["data": .string(data), "examples": JSONValue(encoded.rows.count), "loss": .double(loss)]
+            var object: JSONObject = ["data": .string(DataOptions.displayName(data)), "examples": JSONValue(encoded.rows.count), "loss": .double(loss)]
             for m in metrics { object[m.name] = .double(m.value) }
             Output.json(.object(object))
             return

@@ -18,7 +18,14 @@ struct Export: ParsableCommand {
             PeftModel.from_pretrained(base, DIR) loads it as it is. \
             delta: delta_weights.safetensors with <module>.weight = ΔW [out, in], to add to the base tensor of \
             the same name, delta_config.json, and head.safetensors when the adapter has a head. \
-            lsr: the factor file read and written again in canonical form. Nothing is written on failure.
+            lsr: the factor file read and written again in canonical form. Nothing is written on failure; an \
+            existing output is replaced only with --force.
+
+            Examples:
+              lsrconv export --adapter sst2 --format peft-lora --out sst2-peft
+              lsrconv export --adapter sst2 --format delta --out sst2-delta --force
+              lsrconv export --adapter lsr --format peft-lora --out peft \\
+                  --model roberta-base --json
             """)
 
     @Option(help: "Adapter directory (adapter_config.json + adapter_model.safetensors).")
@@ -44,6 +51,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         try refuseOverlap(output: out, inputs: [adapter, model])
+        try Outputs.refuseExisting(out, force: force)
         var options = AdapterExport.Options(format: format, output: out)
         options.replace = force
         options.baseModelName = baseModelName

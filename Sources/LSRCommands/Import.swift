@@ -13,7 +13,14 @@ struct Import: ParsableCommand {
             unknown tensors are kept and listed. The config comes from --config, else config.json beside \
             SOURCE, else the shapes; these cannot give the number of attention heads, which is then \
             --num-heads, or a guess of hidden_size/64 (with a warning; refused where that is no whole \
-            number). The output is written to a temporary sibling and renamed into place.
+            number). The output is written to a temporary sibling and renamed into place; an existing \
+            output is replaced only with --force.
+
+            Examples:
+              lsrconv import pytorch_model.bin --out roberta-base
+              lsrconv import roberta.large/model.pt --out roberta-large --dtype f16 \\
+                  --max-shard-size 2GB
+              lsrconv import model.safetensors --out model --num-heads 12 --force --json
             """)
 
     @Argument(help: "Checkpoint file or directory.")
@@ -48,21 +55,21 @@ struct Import: ParsableCommand {
         if numHeads != nil && config != nil {
             throw ValidationError("give --num-heads or --config, not both (the config's num_attention_heads is the number of heads)")
         }
+        if let maxShardSize, (Import.parseSize(maxShardSize) ?? 0) <= 0 {
+            throw ValidationError("--max-shard-size '\(maxShardSize)' is not a size (examples: 500MB, 2GB, 1000000)")
+        }
     }
 
     func run() throws {
         var options = ModelImport.Options(source: source, output: out ?? Import.defaultOutput(for: source))
+        try refuseOverlap(output: options.output, inputs: [source])
+        try Outputs.refuseExisting(options.output, force: force)
         options.configPath = config
         options.numHeads = numHeads
         options.dtype = dtype
         options.replace = force
         options.fairseqHead = fairseqHead
-        if let maxShardSize {
-            guard let bytes = Import.parseSize(maxShardSize), bytes > 0 else {
-                throw CommandFailure(message: "--max-shard-size '\(maxShardSize)' is not a size (examples: 500MB, 2GB, 1000000)")
-            }
-            options.maxShardSize = bytes
-        }
+        options.maxShardSize = maxShardSize.flatMap(Import.parseSize)  // validate() checked it
         let start = Date()
         let report = try reporting(path: source) { try ModelImport.run(options) }
         let seconds = Date().timeIntervalSince(start)

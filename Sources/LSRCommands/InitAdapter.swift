@@ -12,7 +12,13 @@ struct InitAdapter: ParsableCommand {
         discussion: """
             Default: LSR, query and value of every layer, r = 4 (2×2), s = 16, splits the divisor pair closest \
             to √n (768 → 32×24), α = 8, and ΔW = 0 at the start (--init zero). The adapter records the base \
-            model's shape and the sha256 of its weight files.
+            model's shape and the sha256 of its weight files. An existing output is replaced only with --force.
+
+            Examples:
+              lsrconv init-adapter --model roberta-base --out lsr
+              lsrconv init-adapter --model roberta-base --out lsr --force \\
+                  --targets query,key,value --separation-rank 8
+              lsrconv init-adapter --model roberta-base --out lora --kind lora --json
             """)
 
     @Option(help: "Base model directory or checkpoint.")
@@ -58,6 +64,8 @@ struct InitAdapter: ParsableCommand {
         guard let kind = AdapterKind(rawValue: kind) else { throw ValidationError("--kind '\(kind)' is not lsr or lora") }
         guard AdapterInit.Start(rawValue: initialization) != nil else { throw ValidationError("--init '\(initialization)' is not zero or random") }
         if kind == .lora, separationRank != nil { throw ValidationError(Self.separationRankWithLoRA) }
+        _ = try SplitOptions.factors(factors)
+        _ = try SplitOptions.rank(rankSplit)
     }
 
     /// A LoRA adapter has no Kronecker terms: taking the option silently would hide a mistake.
@@ -65,6 +73,7 @@ struct InitAdapter: ParsableCommand {
 
     func run() throws {
         try refuseOverlap(output: out, inputs: [model])
+        try Outputs.refuseExisting(out, force: force)
         var options = AdapterInit.Options()
         options.kind = AdapterKind(rawValue: kind)!  // validate() checked both
         options.start = AdapterInit.Start(rawValue: initialization)!

@@ -7,7 +7,15 @@ import LSRModel
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the format, metadata, tensors and RoBERTa architecture of a checkpoint.",
-        discussion: "Reads headers only (time does not grow with the file), unless --checksums is given.")
+        discussion: """
+            Reads headers only (time does not grow with the file), unless --checksums is given. An adapter \
+            directory (one holding adapter_config.json) also gets its modules, parameters and condition numbers γ.
+
+            Examples:
+              lsrconv inspect roberta-base
+              lsrconv inspect pytorch_model.bin --checksums
+              lsrconv inspect sst2-adapter --json
+            """)
 
     @Argument(help: "A checkpoint file or a model directory.")
     var path: String

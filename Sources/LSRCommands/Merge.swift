@@ -12,7 +12,14 @@ struct Merge: ParsableCommand {
             Every adapted module gets W + (α/r)·Up·Down, computed in f32 and stored in --dtype (keep: each \
             tensor's own). The adapter's trained head, if any, replaces the base head and sets num_labels and \
             id2label. lsr_merge.json records the base and adapter files (sha256) and the modules merged. \
-            transformers loads the result with from_pretrained as it is.
+            transformers loads the result with from_pretrained as it is. An existing output is replaced only \
+            with --force.
+
+            Examples:
+              lsrconv merge --model roberta-base --adapter sst2 --out sst2-merged
+              lsrconv merge --model roberta-base --adapter sst2 --out sst2-f16 \\
+                  --dtype f16 --force
+              lsrconv merge --model roberta-base --adapter peft --out merged --json
             """)
 
     @Option(help: "Base model: directory or checkpoint file (any format import reads).")
@@ -35,6 +42,7 @@ struct Merge: ParsableCommand {
 
     func run() throws {
         try refuseOverlap(output: out, inputs: [model, adapter])
+        try Outputs.refuseExisting(out, force: force)
         var options = ModelImport.Options(source: model, output: out)
         options.dtype = dtype
         options.replace = force

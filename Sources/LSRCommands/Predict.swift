@@ -17,7 +17,15 @@ struct Predict: ParsableCommand {
             names. Rows are batched by length; results keep the input order. --adapter runs the model with an \
             adapter attached (and its trained head), as merging it would, without writing a merged copy; the \
             model may then be a pretrained checkpoint without a head. --json: with --text, one JSON document; \
-            with --data the output is JSON Lines (one document per row) either way.
+            with --data the output is JSON Lines (one document per row) either way, and with --out a JSON \
+            summary. --data - reads standard input (give --format). An existing --out is replaced only with --force.
+
+            Examples:
+              lsrconv predict --model sst2-merged --text "a gripping, well-shot film"
+              lsrconv predict --model roberta-base --adapter sst2 --text "dull" --json
+              lsrconv predict --model sst2-merged --data dev.tsv --out dev.jsonl --force
+              jq -c '{text: .review}' reviews.jsonl | \\
+                  lsrconv predict --model sst2-merged --data - --format jsonl
             """)
 
     @Option(help: "Model directory or checkpoint (config.json beside it).")
@@ -35,7 +43,7 @@ struct Predict: ParsableCommand {
     @Option(help: "Second segment of a sentence pair (with --text).")
     var pair: String?
 
-    @Option(help: "Data file to classify (.jsonl, .csv, .tsv).")
+    @Option(help: "Data file to classify (.jsonl, .csv, .tsv); - reads standard input (with --format).")
     var data: String?
 
     @Option(help: "Data format when the extension does not say: \(DataFormat.names.joined(separator: ", ")).")
@@ -50,8 +58,8 @@ struct Predict: ParsableCommand {
     @Option(help: "Where to write predictions for --data (JSON Lines; default: stdout).")
     var out: String?
 
-    @Option(help: "Tokens per example after truncation (longest first).")
-    var maxLength = 512
+    @Option(help: .init(DataOptions.maxLengthHelp))
+    var maxLength: Int?
 
     @Option(help: "Examples per forward pass.")
     var batchSize = 32
@@ -59,20 +67,28 @@ struct Predict: ParsableCommand {
     @Option(help: "Threads for BLAS and elementwise kernels (default: all cores).")
     var threads: Int?
 
-    @Flag(help: "With --text: one JSON document instead of text (--data always writes JSON Lines).")
+    @Flag(help: "Replace an existing --out file.")
+    var force = false
+
+    @Flag(help: "With --text: one JSON document instead of text; with --out: a JSON summary (--data always writes JSON Lines).")
     var json = false
 
     func validate() throws {
         guard (text == nil) != (data == nil) else { throw ValidationError("give exactly one of --text and --data") }
         if pair != nil && text == nil { throw ValidationError("--pair goes with --text") }
         if out != nil && data == nil { throw ValidationError("--out goes with --data") }
-        guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2") }
+        if force && out == nil { throw ValidationError("--force goes with --out") }
+        try DataOptions.validate(data: "--data", data, format: format)
+        if let maxLength, maxLength < 2 { throw ValidationError("--max-length must be at least 2") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
-        if let out { try refuseOverlap(output: out, inputs: [model, data, adapter]) }
+        if let out {
+            try refuseOverlap(output: out, inputs: [model, data == DataSource.standardInputPath ? nil : data, adapter])
+            try Outputs.refuseExisting(out, force: force)
+        }
         if let threads { Engine.setThreads(threads) }
         var roberta = try reporting(path: model) { try RobertaModel.load(model) }
         var adapterLabels: [Int: String]?
@@ -95,19 +111,20 @@ struct Predict: ParsableCommand {
             inputs = [(text, pair)]
         } else if let data {
             let dataFormat = try DataOptions.format(format)
-            let dataset = try reporting(path: data) {
+            let dataset = try reporting(path: DataOptions.displayName(data)) {
                 try DataSource.load(path: data, format: dataFormat, fields: FieldSelection(text: textField, pair: pairField))
             }
             inputs = dataset.examples.map { ($0.text, $0.pair) }
             lines = dataset.examples.map(\.line)
         }
-        let results = try reporting(path: data ?? model) {
-            try Prediction.run(model: roberta, tokenizer: tok, inputs: inputs, batchSize: batchSize, maxLength: maxLength)
+        let length = DataOptions.maxLength(maxLength, limit: roberta.maxTokens)
+        let results = try reporting(path: data.map(DataOptions.displayName) ?? model) {
+            try Prediction.run(model: roberta, tokenizer: tok, inputs: inputs, batchSize: batchSize, maxLength: length)
         }
         let names = labelNames(roberta, overriding: adapterLabels)
         let documents = results.map { document($0, names: names) }
 
-        if data != nil {
+        if let data {
             var text = ""
             for (i, var doc) in documents.enumerated() {
                 doc["line"] = JSONValue(lines[i])
@@ -115,7 +132,11 @@ struct Predict: ParsableCommand {
             }
             if let out {
                 try reporting(path: out) { try DurableFile.write(Array(text.utf8), to: out) }
-                Output.line("predicted \(results.count) examples → \(out)")
+                if json {
+                    Output.json(["data": .string(DataOptions.displayName(data)), "examples": JSONValue(results.count), "output": .string(out)])
+                } else {
+                    Output.line("predicted \(results.count) examples → \(out)")
+                }
             } else {
                 FileHandle.standardOutput.write(Data(text.utf8))
             }

@@ -9,8 +9,15 @@ struct Tokenize: ParsableCommand {
         abstract: "Encode a text (or a pair) with a RoBERTa tokenizer and show its ids and tokens.",
         discussion: """
             Encodes as Hugging Face tokenizers does: <s> A </s>, or <s> A </s></s> B </s> for a pair; \
-            --max-length truncates longest first. Tokens are shown in their byte-level spelling \
-            (Ġ is a space, Ċ a newline).
+            --max-length truncates longest first (default: 128, or the tokenizer's model_max_length if \
+            lower). Tokens are shown in their byte-level spelling (Ġ is a space, Ċ a newline).
+
+            Examples:
+              lsrconv tokenize --tokenizer roberta-base --text "Hello world"
+              lsrconv tokenize --tokenizer roberta-base --text "A man is eating." \\
+                  --pair "Someone eats." --json
+              lsrconv tokenize --tokenizer roberta-base --text "$(cat review.txt)" \\
+                  --max-length 32
             """)
 
     @Option(help: "Tokenizer directory (tokenizer.json, or vocab.json + merges.txt).")
@@ -22,7 +29,8 @@ struct Tokenize: ParsableCommand {
     @Option(help: "Second text of a pair.")
     var pair: String?
 
-    @Option(help: "Truncate to this many tokens, special tokens included (longest first).")
+    @Option(
+        help: "Truncate to this many tokens, special tokens included, longest first (default: \(DataOptions.defaultMaxLength), or the tokenizer's model_max_length if lower).")
     var maxLength: Int?
 
     @Flag(help: "Print one JSON document {ids, tokens, attention_mask} instead of a table.")
@@ -35,12 +43,13 @@ struct Tokenize: ParsableCommand {
     func run() throws {
         let loaded = try reporting(path: tokenizer) { try Tokenizer.load(directory: tokenizer) }
         let specials = loaded.specialTokenCount(pair: pair != nil)
-        if let maxLength, maxLength < specials {
+        let length = DataOptions.maxLength(maxLength, limit: loaded.modelMaxLength)
+        if length < specials {
             throw CommandFailure(
-                message: "--max-length \(maxLength) leaves no room for text: \(tokenizer) adds \(specials) special tokens"
+                message: "--max-length \(length) leaves no room for text: \(tokenizer) adds \(specials) special tokens"
                     + (pair == nil ? "" : " to a pair"))
         }
-        let encoding = loaded.encode(text, pair: pair, maxLength: maxLength)
+        let encoding = loaded.encode(text, pair: pair, maxLength: length)
         if json {
             Output.json([
                 "ids": .array(encoding.ids.map { JSONValue(Int($0)) }),

@@ -23,6 +23,11 @@ struct Validate: ParsableCommand {
             --schema, against the bundled schema its "$schema" names. A JSON Lines file (.jsonl, .ndjson, or \
             one document per line) has every non-blank line checked, each problem naming its line. Exit \
             status 0: valid; 1: invalid (the problems are still printed) or not checkable.
+
+            Examples:
+              lsrconv validate sst2-adapter --model roberta-base
+              lsrconv validate predictions.jsonl --schema predict-line
+              lsrconv validate report.json --schema my-schema.json --json
             """)
 
     @Argument(help: "An adapter directory, or a JSON or JSON Lines file.")

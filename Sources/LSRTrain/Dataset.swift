@@ -241,6 +241,10 @@ public enum DatasetError: Error, Equatable, Sendable {
     case unreadable(FileError)
     /// No format given and the extension names none.
     case unknownFormat(file: String)
+    /// Standard input (`-`) without a format: it has no extension to tell one.
+    case formatRequired(file: String)
+    /// Standard input holding more than `limit` bytes (it is read into memory; a file is mapped).
+    case inputTooLarge(file: String, limit: Int)
     /// Nothing but a byte-order mark and blank lines: no header row, no examples.
     case emptyFile(file: String)
     /// A header row and no examples.
@@ -291,6 +295,8 @@ extension DatasetError: CustomStringConvertible {
         return switch self {
         case .unreadable(let e): "\(e)"
         case .unknownFormat(let f): "\(f): cannot tell the data format from the extension; expected .jsonl, .json, .csv or .tsv, or name the format"
+        case .formatRequired(let f): "\(f): standard input has no extension to tell the data format; name the format (\(DataFormat.names.joined(separator: ", ")))"
+        case .inputTooLarge(let f, let m): "\(f): more than \(m) bytes; give larger data as a file"
         case .emptyFile(let f): "\(f): the file is empty: no header row and no examples"
         case .noExamples(let f): "\(f): the file has a header row but no examples"
         case .invalidUTF8(let f, let l, let o): "\(f): line \(l): invalid UTF-8 at byte \(o)"
@@ -333,11 +339,22 @@ public enum DataSource {
 
     /// Reads `path` as `format` (nil: from the extension), picking fields by `fields`.
     /// A UTF-8 byte-order mark at the start is skipped; the whole file is checked to be UTF-8
-    /// first. With `labels: .required` every example must carry a label.
+    /// first. With `labels: .required` every example must carry a label. `path` "-" reads
+    /// standard input (DataStandardInput.swift), which then needs `format`; errors name it
+    /// `<stdin>`.
     public static func load(
         path: String, format: DataFormat? = nil, fields: FieldSelection = .init(),
         labels: LabelRequirement = .optional, maxRowBytes: Int = DataSource.maxRowBytes
     ) throws(DatasetError) -> Dataset {
+        if path == standardInputPath {
+            guard let format else { throw .formatRequired(file: standardInputName) }
+            let bytes = try standardInput.get()
+            return try bytes.withUnsafeBytes { raw in
+                Result { () throws(DatasetError) in
+                    try parse(raw, name: standardInputName, format: format, fields: fields, labels: labels, maxRowBytes: maxRowBytes)
+                }
+            }.get()
+        }
         guard let format = format ?? DataFormat(extensionOf: path) else { throw .unknownFormat(file: path) }
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch { throw .unreadable(error) }
@@ -345,6 +362,14 @@ public enum DataSource {
         guard let bytes = file.view(offset: 0, count: file.size) else {
             throw .unreadable(.system(path: path, operation: "mmap", message: "no view of \(file.size) bytes"))
         }
+        return try parse(bytes, name: path, format: format, fields: fields, labels: labels, maxRowBytes: maxRowBytes)
+    }
+
+    /// The examples in `bytes`, a whole file's (or standard input's) contents; errors name `name`.
+    static func parse(
+        _ bytes: UnsafeRawBufferPointer, name path: String, format: DataFormat, fields: FieldSelection, labels: LabelRequirement,
+        maxRowBytes: Int
+    ) throws(DatasetError) -> Dataset {
         let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
         let start = bytes.starts(with: bom) ? bom.count : 0
         if let bad = DelimitedText.firstInvalidUTF8(bytes, from: start) {

@@ -33,7 +33,7 @@ import Testing
         try fails(["validate", missing], "\(missing): no such file or directory")
         try fails(["export", "--adapter", missing, "--format", "lsr", "--out", out], "\(missing)/adapter_config.json: no such file or directory", leaves: [out])
         try fails(
-            ["convert-adapter", "--from", missing, "--out", out, "--model", model, "--separation-rank", "2"],
+            ["convert-adapter", "--adapter", missing, "--out", out, "--model", model, "--separation-rank", "2"],
             "\(missing)/adapter_config.json: no such file or directory", leaves: [out])
         try fails(["train", "--model", model, "--train", missing + ".jsonl", "--out", out], "\(missing).jsonl: no such file or directory", leaves: [out])
         try fails(["eval", "--model", model, "--data", missing + ".jsonl"], "\(missing).jsonl: no such file or directory")
@@ -68,7 +68,7 @@ import Testing
         try fails(["init-adapter", "--model", model, "--out", inside], overlap(model, inside), leaves: [inside])
         try fails(["export", "--adapter", adapter, "--format", "lsr", "--out", adapter, "--force"], overlap(adapter, adapter))
         try fails(
-            ["convert-adapter", "--from", adapter, "--out", adapter + "/x", "--model", model, "--separation-rank", "2"], overlap(adapter, adapter + "/x"),
+            ["convert-adapter", "--adapter", adapter, "--out", adapter + "/x", "--model", model, "--separation-rank", "2"], overlap(adapter, adapter + "/x"),
             leaves: [adapter + "/x"])
         try fails(["train", "--model", model, "--train", data, "--out", inside], overlap(model, inside), leaves: [inside])
         try fails(["train", "--model", model, "--train", data, "--out", data, "--force"], overlap(data, data))
@@ -107,7 +107,7 @@ import Testing
             ["train", "--model", model, "--train", data, "--out", out, "--max-steps", "1"], "\(out): permission denied", unprivileged: true, leaves: [out])
         try fails(["merge", "--model", model, "--adapter", dir.file("a"), "--out", out], "\(out): permission denied", unprivileged: true, leaves: [out])
         try fails(
-            ["convert-adapter", "--from", dir.file("peft"), "--out", out, "--model", model, "--separation-rank", "2"], "\(out): permission denied",
+            ["convert-adapter", "--adapter", dir.file("peft"), "--out", out, "--model", model, "--separation-rank", "2"], "\(out): permission denied",
             unprivileged: true, leaves: [out])
         try fails(["predict", "--model", model, "--data", data, "--out", dir.file("p.jsonl")], "\(dir.file("p.jsonl")): permission denied",
             unprivileged: true, leaves: [dir.file("p.jsonl")])

@@ -55,10 +55,11 @@ public struct RunResult {
 /// `fileSizeLimitBlocks`: run under that RLIMIT_FSIZE in 512-byte blocks (POSIX `ulimit -f`), for
 /// failing writes. `unprivileged`: when the tests run as root, run lsrconv as nobody (util-linux
 /// setpriv), so that file permissions apply to it as they do to a user. `environment`: variables
-/// to set (a nil value removes one) on top of the test process's own.
+/// to set (a nil value removes one) on top of the test process's own. `stdin`: bytes to pipe to
+/// its standard input (default: none, the test process's own).
 public func runLSRConv(
     _ arguments: [String], cwd: String? = nil, fileSizeLimitBlocks: Int? = nil, unprivileged: Bool = false,
-    environment: [String: String?] = [:]
+    environment: [String: String?] = [:], stdin: [UInt8]? = nil
 ) throws -> RunResult {
     let process = Process()
     var command = [TestPaths.binary] + arguments
@@ -81,7 +82,19 @@ public func runLSRConv(
     let err = Pipe()
     process.standardOutput = out
     process.standardError = err
+    let input = stdin.map { _ in Pipe() }
+    if let input { process.standardInput = input }
     try process.run()
+    if let input, let stdin {
+        // Written from another thread, so that a child that writes before it reads cannot block;
+        // a child that exits without reading all of it ends the write with EPIPE, not SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
+        let writer = input.fileHandleForWriting
+        Thread.detachNewThread {
+            try? writer.write(contentsOf: Data(stdin))
+            try? writer.close()
+        }
+    }
     // Read both pipes before waiting so a large output cannot block the child.
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
