@@ -2028,7 +2028,7 @@ public enum BundledSchemas {
           "$schema": "https://json-schema.org/draft/2020-12/schema",
           "$id": "urn:lsrconv:schema:trainer-state:1",
           "title": "lsrconv trainer_state.json",
-          "description": "Where a training run stands: written at the top of train's output directory at the end, and in every checkpoints/step-N directory, whose optimizer.safetensors holds the tensors (param.I, param.I.exp_avg, param.I.exp_avg_sq, best.I). `--resume` continues from it and refuses it when `settings` differ from the new run's.",
+          "description": "Where a training run stands: written at the top of train's output directory at the end (or when Ctrl-C stops the run), and in every checkpoints/step-N directory, whose optimizer.safetensors holds the tensors (param.I, param.I.exp_avg, param.I.exp_avg_sq, best.I). `--resume` continues from it with the options of `command_line` and refuses it when `settings` differ from the new run's.",
           "type": "object",
           "additionalProperties": false,
           "required": [
@@ -2079,6 +2079,69 @@ public enum BundledSchemas {
               "description": "Everything that decides the trajectory: model weight digests, data digests, adapter layout and initialisation, optimiser, schedule, batch sizes, seed. Compared key by key on --resume.",
               "type": "object",
               "required": ["model_weights", "train_data", "adapter", "optimizer", "learning_rate", "total_steps", "batch_size", "seed"]
+            },
+            "command_line": {
+              "description": "The options the run used, keyed by flag name in snake case (--max-steps: max_steps): the given value or the default; null where none was given and the default comes from the model or data. `train --resume` alone takes every option from here; one given again must agree. Absent in files of versions that did not record it.",
+              "type": "object",
+              "required": ["ranks", "model", "train", "out"],
+              "properties": {
+                "ranks": { "description": "Processes the run was split over (--batch-size is per rank).", "type": "integer", "minimum": 1 },
+                "model": { "$ref": "#/$defs/path" },
+                "train": { "$ref": "#/$defs/path" },
+                "eval": { "$ref": "#/$defs/path" },
+                "out": { "$ref": "#/$defs/path" },
+                "tokenizer": { "$ref": "#/$defs/path" },
+                "kind": { "enum": ["lsr", "lora"] },
+                "targets": { "type": "string" },
+                "rank": { "type": "integer" },
+                "separation_rank": { "type": ["integer", "null"] },
+                "factors": { "type": "string" },
+                "rank_split": { "type": ["string", "null"] },
+                "alpha": { "type": "number" },
+                "train_scales": { "type": "boolean" },
+                "init_from": { "$ref": "#/$defs/path" },
+                "task": { "type": ["string", "null"] },
+                "labels": { "type": ["string", "null"] },
+                "num_labels": { "type": ["integer", "null"] },
+                "lr": { "type": "number" },
+                "lr_schedule": { "type": "string" },
+                "warmup_ratio": { "type": "number" },
+                "warmup_steps": { "type": ["integer", "null"] },
+                "weight_decay": { "type": "number" },
+                "optimizer": { "type": "string" },
+                "max_grad_norm": { "type": "number" },
+                "dropout": { "type": ["number", "null"] },
+                "epochs": { "type": "integer" },
+                "max_steps": { "type": ["integer", "null"] },
+                "batch_size": { "type": "integer" },
+                "global_batch_size": { "type": ["integer", "null"] },
+                "grad_accum": { "type": "integer" },
+                "max_length": { "type": "integer" },
+                "seed": { "description": "A decimal string: a 64-bit seed exceeds what a JSON number holds exactly.", "type": "string", "pattern": "^[0-9]+$" },
+                "eval_every": { "type": ["integer", "null"] },
+                "save_every": { "type": ["integer", "null"] },
+                "keep_checkpoints": { "type": "integer" },
+                "keep": { "enum": ["best", "last"] },
+                "text_field": { "type": ["string", "null"] },
+                "pair_field": { "type": ["string", "null"] },
+                "label_field": { "type": ["string", "null"] },
+                "format": { "type": ["string", "null"] },
+                "freeze_head": { "type": "boolean" }
+              }
+            }
+          },
+          "$defs": {
+            "path": {
+              "description": "A path as given on the command line and as an absolute, symlink-free path (so that a resume from another directory finds it); null: not given.",
+              "oneOf": [
+                { "type": "null" },
+                {
+                  "type": "object",
+                  "additionalProperties": false,
+                  "required": ["given", "absolute"],
+                  "properties": { "given": { "type": "string" }, "absolute": { "type": "string", "pattern": "^/" } }
+                }
+              ]
             }
           }
         }

@@ -140,7 +140,7 @@ extension Train {
             guard missing.isEmpty else {
                 throw CommandFailure(
                     message: "\(checkpoint): the checkpoint records no command line (an older lsrconv wrote it): "
-                        + "give \(Self.listed(missing)) and the run's other options again")
+                        + "pass the run's options again (\(Self.listed(missing)) at least)")
             }
             return
         }
@@ -327,9 +327,13 @@ extension Double: RecordableValue {
     var spelled: String { rounded() == self && abs(self) < 1e15 ? String(Int(self)) : String(self) }
 }
 
-// Recorded through Double, which holds every Float exactly, so the round trip is exact.
+// Recorded as the Double of its shortest decimal (0.0005, not 0.0005000000237487257) where that
+// converts back to the same Float, else as its exact Double: either way the round trip is exact.
 extension Float: RecordableValue {
-    var recorded: JSONValue { .double(Double(self)) }
+    var recorded: JSONValue {
+        let decimal = Double(String(self)) ?? Double(self)
+        return .double(Float(decimal) == self ? decimal : Double(self))
+    }
     init?(recorded: JSONValue) {
         guard let d = recorded.doubleValue else { return nil }
         self = Float(d)
