@@ -248,7 +248,7 @@ struct Train: ParsableCommand {
         try DataParallel.checkSame(runSettings, communicator: communicator)
 
         // Resume: the checkpoint must come from this run's settings; its tensors replace the fresh ones.
-        // Rank 0 reads it; `synchronize` then gives every rank rank 0's starting state.
+        // Rank 0 read it (resolveResume); `synchronize` then gives every rank rank 0's starting state.
         if let checkpoint {
             try reporting(path: checkpoint.directory) { try TrainingCheckpoint.check(checkpoint, settings: runSettings) }
             try reporting(path: checkpoint.directory) { try TrainingCheckpoint.restore(checkpoint, into: session) }
