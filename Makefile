@@ -23,7 +23,7 @@ SWIFT_TEST_FILTER ?=
 # The suites whose results come from BLAS (or LAPACK) arithmetic: `make test` runs them a second
 # time under another OpenBLAS core (`lsrconv env`'s contrasting_core), so that an assertion that
 # holds only under one kernel's rounding fails on every machine, not only on a stranger's.
-NUMERIC_TESTS := ^(LSREngineTests|LSRAdaptersTests|LSRModelTests\.ForwardParityTests|LSRTrainTests\.(LearningTests|TrajectoryTests)|LSRCommandsTests\.(ConvertAdapterCommandTests|DistributedTrainTests|EnvCommandTests|ExportCommandTests|FreshHeadCommandTests|MergeCommandTests|PredictCommandTests|TrainCommandTests))
+NUMERIC_TESTS := ^(LSREngineTests|LSRAdaptersTests|LSRModelTests\.ForwardParityTests|LSRTrainTests\.(LearningTests|TrajectoryTests)|LSRCommandsTests\.(ConvertAdapterCommandTests|DistributedTrainTests|EnvCommandTests|ExportCommandTests|FreshHeadCommandTests|MergeCommandTests|PredictCommandTests|ResumeCommandTests|TrainCommandTests))
 
 DEBUG_BIN := $(BUILD_DIR)/debug/lsrconv
 RELEASE_BIN := $(BUILD_DIR)/release/lsrconv

@@ -2028,7 +2028,7 @@ public enum BundledSchemas {
           "$schema": "https://json-schema.org/draft/2020-12/schema",
           "$id": "urn:lsrconv:schema:trainer-state:1",
           "title": "lsrconv trainer_state.json",
-          "description": "Where a training run stands: written at the top of train's output directory at the end, and in every checkpoints/step-N directory, whose optimizer.safetensors holds the tensors (param.I, param.I.exp_avg, param.I.exp_avg_sq, best.I). `--resume` continues from it and refuses it when `settings` differ from the new run's.",
+          "description": "Where a training run stands: written at the top of train's output directory at the end (or when Ctrl-C stops the run), and in every checkpoints/step-N directory, whose optimizer.safetensors holds the tensors (param.I, param.I.exp_avg, param.I.exp_avg_sq, best.I). `--resume` continues from it with the options of `command_line` and refuses it when `settings` differ from the new run's.",
           "type": "object",
           "additionalProperties": false,
           "required": [
@@ -2079,6 +2079,72 @@ public enum BundledSchemas {
               "description": "Everything that decides the trajectory: model weight digests, data digests, adapter layout and initialisation, optimiser, schedule, batch sizes, seed. Compared key by key on --resume.",
               "type": "object",
               "required": ["model_weights", "train_data", "adapter", "optimizer", "learning_rate", "total_steps", "batch_size", "seed"]
+            },
+            "command_line": {
+              "description": "The options the run used, keyed by flag name in snake case (--max-steps: max_steps): the given value or the default; null where none was given and the default comes from the model or data. `train --resume` alone takes every option from here; one given again must agree. Absent in files of versions that did not record it.",
+              "type": "object",
+              "required": ["ranks", "model", "train", "out"],
+              "properties": {
+                "ranks": { "description": "Processes the run was split over (--batch-size is per rank).", "type": "integer", "minimum": 1 },
+                "model": { "description": "--model: the base model directory.", "$ref": "#/$defs/path" },
+                "train": { "description": "--train: the training data file.", "$ref": "#/$defs/path" },
+                "eval": { "description": "--eval: the evaluation data file.", "$ref": "#/$defs/path" },
+                "out": { "description": "--out: the output directory.", "$ref": "#/$defs/path" },
+                "tokenizer": { "description": "--tokenizer (null: the model's).", "$ref": "#/$defs/path" },
+                "kind": { "description": "--kind.", "enum": ["lsr", "lora"] },
+                "targets": { "description": "--targets: comma-separated module names.", "type": "string" },
+                "rank": { "description": "--rank: r.", "type": "integer" },
+                "separation_rank": { "description": "--separation-rank: s (null: the default, 16, for LSR).", "type": ["integer", "null"] },
+                "factors": { "description": "--factors.", "type": "string" },
+                "rank_split": { "description": "--rank-split (null: automatic).", "type": ["string", "null"] },
+                "alpha": { "description": "--alpha: α.", "type": "number" },
+                "train_scales": { "description": "--train-scales.", "type": "boolean" },
+                "init_from": { "description": "--init-from: the adapter the run started from.", "$ref": "#/$defs/path" },
+                "task": { "description": "--task (null: from the model's head).", "type": ["string", "null"] },
+                "labels": { "description": "--labels (null: from the head or the training data).", "type": ["string", "null"] },
+                "num_labels": { "description": "--num-labels (null: from the head or the training data).", "type": ["integer", "null"] },
+                "lr": { "description": "--lr: the peak learning rate.", "type": "number" },
+                "lr_schedule": { "description": "--lr-schedule.", "type": "string" },
+                "warmup_ratio": { "description": "--warmup-ratio.", "type": "number" },
+                "warmup_steps": { "description": "--warmup-steps (null: from --warmup-ratio).", "type": ["integer", "null"] },
+                "weight_decay": { "description": "--weight-decay.", "type": "number" },
+                "optimizer": { "description": "--optimizer.", "type": "string" },
+                "max_grad_norm": { "description": "--max-grad-norm (0: off).", "type": "number" },
+                "dropout": { "description": "--dropout (null: the model config's).", "type": ["number", "null"] },
+                "epochs": { "description": "--epochs.", "type": "integer" },
+                "max_steps": { "description": "--max-steps (null: --epochs decides).", "type": ["integer", "null"] },
+                "batch_size": { "description": "--batch-size: per rank.", "type": "integer" },
+                "global_batch_size": { "description": "--global-batch-size (null: --batch-size × ranks).", "type": ["integer", "null"] },
+                "grad_accum": { "description": "--grad-accum.", "type": "integer" },
+                "max_length": { "description": "--max-length.", "type": "integer" },
+                "seed": { "description": "A decimal string: a 64-bit seed exceeds what a JSON number holds exactly.", "type": "string", "pattern": "^[0-9]+$" },
+                "eval_every": { "description": "--eval-every (null: every epoch).", "type": ["integer", "null"] },
+                "save_every": { "description": "--save-every (null: at every evaluation).", "type": ["integer", "null"] },
+                "keep_checkpoints": { "description": "--keep-checkpoints.", "type": "integer" },
+                "keep": { "description": "--keep.", "enum": ["best", "last"] },
+                "text_field": { "description": "--text-field (null: the usual names).", "type": ["string", "null"] },
+                "pair_field": { "description": "--pair-field (null: the usual names).", "type": ["string", "null"] },
+                "label_field": { "description": "--label-field (null: the usual names).", "type": ["string", "null"] },
+                "format": { "description": "--format (null: from the file's extension).", "type": ["string", "null"] },
+                "freeze_head": { "description": "--freeze-head.", "type": "boolean" }
+              }
+            }
+          },
+          "$defs": {
+            "path": {
+              "description": "A path as given on the command line and as an absolute, symlink-free path (so that a resume from another directory finds it); null: not given.",
+              "oneOf": [
+                { "type": "null" },
+                {
+                  "type": "object",
+                  "additionalProperties": false,
+                  "required": ["given", "absolute"],
+                  "properties": {
+                    "given": { "description": "As on the command line (relative to the directory the run started in).", "type": "string" },
+                    "absolute": { "description": "From the root, symlinks resolved where the path existed.", "type": "string", "pattern": "^/" }
+                  }
+                }
+              ]
             }
           }
         }

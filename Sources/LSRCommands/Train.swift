@@ -24,28 +24,48 @@ struct Train: ParsableCommand {
             head is a regression head (mean squared error). The output directory holds the adapter \
             (adapter_config.json + adapter_model.safetensors, the trained head included) of the best evaluation \
             (--keep last: the last step), trainer_state.json, metrics.jsonl (one line per evaluation), curve.svg, \
-            and checkpoints/step-N (adapter, optimizer moments, position) that --resume continues from exactly. \
-            Ctrl-C writes a checkpoint and stops.
+            and checkpoints/step-N (adapter, optimizer moments, position, the run's options). Ctrl-C writes a \
+            checkpoint and stops (exit status 130); the top level then holds that checkpoint's adapter, so \
+            `eval --adapter OUT` works on it. --json prints the end-of-run summary as one JSON document.
+
+            Resuming: `--resume OUT` continues the newest checkpoint under OUT (or --resume OUT/checkpoints/step-N \
+            that one) with the options it recorded, exactly where an uninterrupted run would be. Options given \
+            again must agree with the recorded ones, except --out (default: the output directory holding the \
+            checkpoint), --threads, --save-every, --keep-checkpoints, --batch-size and --global-batch-size (the \
+            global batch must stay), and the paths of --model, --train, --eval and --init-from, which may name the \
+            same files elsewhere (their contents are checked). --epochs and --max-steps must agree: the schedule \
+            is fitted to the run's length; to train on, start a new run with --init-from OUT. Unfinished \
+            checkpoint folders a killed run left (checkpoints/.step-N.tmp-*) are removed.
 
             Data-parallel on several processes or machines: `mpirun -np N lsrconv train ...` (Open MPI; README \
             "Training on several machines"). Each rank reads the inputs and takes its share of every global \
             micro-batch (--batch-size per rank, or --global-batch-size in all); rank 0 alone writes. A run resumes \
             with any N that gives the same global batch. `kill -USR1` on mpirun checkpoints and stops every rank.
+
+            Examples:
+              lsrconv train --model roberta-base --train train.jsonl --eval dev.jsonl --out run --max-steps 2000
+              lsrconv train --resume run          # after Ctrl-C: continue where it stopped
+              lsrconv train --resume run --threads 8
+              lsrconv train --model roberta-base --train train.jsonl --out run2 --json > summary.json
             """)
 
-    @Option(help: "Base model directory: a sequence classifier (its head is trained) or a pretrained checkpoint (a new head is).")
-    var model: String
-    @Option(help: "Training data file.") var train: String
+    // The options with a default, and --model, --train and --out, are stored as given (nil: not
+    // on the command line), so that `--resume` can tell which to take from the checkpoint's
+    // recorded command line; the value the run uses is the property without "Argument"
+    // (TrainResume.swift), the default where neither says.
+    @Option(name: .customLong("model"), help: "Base model directory: a sequence classifier (its head is trained) or a pretrained checkpoint (a new head is).")
+    var modelArgument: String?
+    @Option(name: .customLong("train"), help: "Training data file.") var trainArgument: String?
     @Option(help: "Evaluation data file (loss and metrics at every evaluation; picks the best state).") var eval: String?
-    @Option(help: "Output directory.") var out: String
+    @Option(name: .customLong("out"), help: "Output directory (with --resume: the one the checkpoint is in).") var outArgument: String?
     @Option(help: "Tokenizer directory (default: the model's).") var tokenizer: String?
-    @Option(help: "lsr or lora.") var kind = "lsr"
-    @Option(help: "Comma-separated modules to adapt in every layer.") var targets = "query,value"
-    @Option(help: "r.") var rank = 4
+    @Option(name: .customLong("kind"), help: "lsr or lora (default: lsr).") var kindArgument: String?
+    @Option(name: .customLong("targets"), help: "Comma-separated modules to adapt in every layer (default: query,value).") var targetsArgument: String?
+    @Option(name: .customLong("rank"), help: "r (default: 4).") var rankArgument: Int?
     @Option(help: "s (LSR; default: 16).") var separationRank: Int?
-    @Option(help: "auto, AxB, or AxB,CxD (out, in).") var factors = "auto"
+    @Option(name: .customLong("factors"), help: "auto, AxB, or AxB,CxD (out, in) (default: auto).") var factorsArgument: String?
     @Option(help: "r = r1×r2 (LSR).") var rankSplit: String?
-    @Option(help: "α of ΔW = (α/r)·Up·Down.") var alpha: Double = 8
+    @Option(name: .customLong("alpha"), help: "α of ΔW = (α/r)·Up·Down (default: 8).") var alphaArgument: Double?
     @Flag(help: "Train the λ scales of the Kronecker terms too (LSR).") var trainScales = false
     @Option(help: "Start from this adapter directory instead of a fresh one (its settings replace --kind … --alpha).")
     var initFrom: String?
@@ -53,34 +73,45 @@ struct Train: ParsableCommand {
     @Option(help: "Label names in id order, for a model without a head (default: the training file's sorted labels); with a head, its own.")
     var labels: String?
     @Option(help: "Labels of a new head (1: regression; default: from the training file).") var numLabels: Int?
-    @Option(help: "Peak learning rate.") var lr: Float = 5e-4
-    @Option(help: "linear (warm-up, then decay to 0) or constant (warm-up, then the peak).") var lrSchedule = "linear"
-    @Option(help: "Fraction of the updates spent warming the learning rate up from 0.") var warmupRatio: Double = 0.06
+    @Option(name: .customLong("lr"), help: "Peak learning rate (default: 0.0005).") var lrArgument: Float?
+    @Option(name: .customLong("lr-schedule"), help: "linear (warm-up, then decay to 0) or constant (warm-up, then the peak) (default: linear).")
+    var lrScheduleArgument: String?
+    @Option(name: .customLong("warmup-ratio"), help: "Fraction of the updates spent warming the learning rate up from 0 (default: 0.06).")
+    var warmupRatioArgument: Double?
     @Option(help: "Warm-up updates (overrides --warmup-ratio).") var warmupSteps: Int?
-    @Option(help: "Decoupled weight decay.") var weightDecay: Float = 0.01
-    @Option(help: "adamw or sgd.") var optimizer = "adamw"
-    @Option(help: "Clip the global gradient norm to this; 0: off.") var maxGradNorm: Double = 1.0
+    @Option(name: .customLong("weight-decay"), help: "Decoupled weight decay (default: 0.01).") var weightDecayArgument: Float?
+    @Option(name: .customLong("optimizer"), help: "adamw or sgd (default: adamw).") var optimizerArgument: String?
+    @Option(name: .customLong("max-grad-norm"), help: "Clip the global gradient norm to this; 0: off (default: 1).") var maxGradNormArgument: Double?
     @Option(help: "Dropout probability for the hidden, attention and classifier sites (default: the model config's; 0: off).")
     var dropout: Float?
-    @Option(help: "Epochs.") var epochs = 3
+    @Option(name: .customLong("epochs"), help: "Epochs (default: 3).") var epochsArgument: Int?
     @Option(help: "Stop after this many updates.") var maxSteps: Int?
-    @Option(help: "Examples per micro-batch (per rank under mpirun).") var batchSize = 16
+    @Option(name: .customLong("batch-size"), help: "Examples per micro-batch (per rank under mpirun) (default: 16).") var batchSizeArgument: Int?
     @Option(help: "Examples per micro-batch over all ranks (default: --batch-size × ranks).") var globalBatchSize: Int?
-    @Option(help: "Micro-batches per update (gradients averaged).") var gradAccum = 1
-    @Option(help: "Tokens per example after truncation.") var maxLength = 128
-    @Option(help: "Seed of the adapter initialisation and the shuffling.") var seed: UInt64 = 0
+    @Option(name: .customLong("grad-accum"), help: "Micro-batches per update (gradients averaged) (default: 1).") var gradAccumArgument: Int?
+    @Option(name: .customLong("max-length"), help: "Tokens per example after truncation (default: 128).") var maxLengthArgument: Int?
+    @Option(name: .customLong("seed"), help: "Seed of the adapter initialisation and the shuffling (default: 0).") var seedArgument: UInt64?
     @Option(help: "Evaluate every N updates (default: every epoch).") var evalEvery: Int?
     @Option(help: "Checkpoint every N updates (default: at every evaluation).") var saveEvery: Int?
-    @Option(help: "Checkpoints kept (the newest).") var keepCheckpoints = 2
-    @Option(help: "best (the best evaluation's state) or last.") var keep = "best"
-    @Option(help: "Continue from a checkpoint: a checkpoints/step-N directory, or an output directory (its newest).")
+    @Option(name: .customLong("keep-checkpoints"), help: "Checkpoints kept (the newest) (default: 2).") var keepCheckpointsArgument: Int?
+    @Option(name: .customLong("keep"), help: "best (the best evaluation's state) or last (default: best).") var keepArgument: String?
+    @Option(help: "Continue a run: its output directory (the newest checkpoint) or a checkpoints/step-N directory; options not given are the run's.")
     var resume: String?
     @OptionGroup var dataOptions: LabelledDataOptions
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Flag(help: "Keep the base model's head frozen.") var freezeHead = false
     @Flag(help: "Replace an existing output directory.") var force = false
+    @Flag(help: "Print the end-of-run summary as one JSON document.") var json = false
 
     func validate() throws {
+        // Without --resume no recorded command line can stand in for the inputs and the output.
+        if resume == nil {
+            let missing = [("--model", modelArgument), ("--train", trainArgument), ("--out", outArgument)].filter { $0.1 == nil }.map(\.0)
+            guard missing.isEmpty else {
+                throw ValidationError(
+                    "\(Self.listed(missing)) \(missing.count == 1 ? "is" : "are") required (or --resume OUT_DIR, which continues a run with its own)")
+            }
+        }
         guard maxLength >= 4 else { throw ValidationError("--max-length must be at least 4") }
         // --epochs is checked even beside --max-steps (the library accepts 0 epochs then).
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1") }
@@ -120,7 +151,9 @@ struct Train: ParsableCommand {
     func run() throws {
         let communicator = try reporting { try Launch.communicator() }
         do {
-            try run(communicator)
+            var command = self
+            let checkpoint = try command.resolveResume(communicator)
+            try command.run(communicator, resuming: checkpoint)
             communicator.finish()
         } catch let code as ExitCode {
             communicator.finish()  // every rank agreed to stop (interrupted: 130)
@@ -141,7 +174,8 @@ struct Train: ParsableCommand {
         }
     }
 
-    func run(_ communicator: any Communicator) throws {
+    /// Trains, from `checkpoint` when given (rank 0's: the others get its state from rank 0).
+    func run(_ communicator: any Communicator, resuming checkpoint: TrainingCheckpoint.Stored?) throws {
         let leader = communicator.isLeader
         try refuseOverlap(output: out, inputs: [model, train, eval, tokenizer, initFrom])
         if let threads {
@@ -215,17 +249,18 @@ struct Train: ParsableCommand {
         try DataParallel.checkSame(runSettings, communicator: communicator)
 
         // Resume: the checkpoint must come from this run's settings; its tensors replace the fresh ones.
-        // Rank 0 reads it; `synchronize` then gives every rank rank 0's starting state.
-        if let resume, leader {
-            let directory = try reporting(path: resume) { try TrainingCheckpoint.locate(resume) }
-            let stored = try reporting(path: directory) { try TrainingCheckpoint.read(directory) }
-            try reporting(path: directory) { try TrainingCheckpoint.check(stored, settings: runSettings) }
-            try reporting(path: directory) { try TrainingCheckpoint.restore(stored, into: session) }
+        // Rank 0 read it (resolveResume); `synchronize` then gives every rank rank 0's starting state.
+        if let checkpoint {
+            try reporting(path: checkpoint.directory) { try TrainingCheckpoint.check(checkpoint, settings: runSettings) }
+            try reporting(path: checkpoint.directory) { try TrainingCheckpoint.restore(checkpoint, into: session) }
         }
         try reporting { try session.synchronize(communicator) }
         // With --force an existing output is moved aside, removed once this run has written its
         // own (or its Ctrl-C checkpoint), and put back if the run fails: never lost to a failed run.
         let aside = leader ? try prepareOutput() : nil
+        if leader { removeStaleStaging() }
+        // After prepareOutput, so that the output's absolute path is its real one.
+        let commandLine = recordedCommandLine(ranks: communicator.size)
         // Once every input is checked, so that a run that fails says only why.
         if leader && initFrom == nil { SplitOptions.warnIfLargerThanLoRA(adapters) }
         var keepNewOutput = false
@@ -260,7 +295,8 @@ struct Train: ParsableCommand {
         hooks.checkpoint = { session in
             session.state.elapsed = elapsedBefore + Date().timeIntervalSince(started)
             let path = TrainingCheckpoint.path(output: out, step: session.state.step)
-            try TrainingCheckpoint.write(session, adapter: session.training.trainedSet(id2label: id2label), settings: runSettings, to: path)
+            try TrainingCheckpoint.write(
+                session, adapter: session.training.trainedSet(id2label: id2label), settings: runSettings, commandLine: commandLine, to: path)
             TrainingCheckpoint.prune(output: out, keep: keepCheckpoints)
         }
         hooks.shouldStop = { interrupts.isSet }
@@ -274,21 +310,25 @@ struct Train: ParsableCommand {
         progress.finish()
         session.state.elapsed = elapsedBefore + Date().timeIntervalSince(started)
 
-        if case .interrupted(let step) = outcome {
-            try reporting(path: out) { try writeLogs() }
-            Output.progress("interrupted after step \(step): checkpoint \(TrainingCheckpoint.path(output: out, step: step)); continue with --resume \(out)")
-            keepNewOutput = true
-            throw ExitCode(130)
-        }
+        // The top level: the adapter kept at the end, or after Ctrl-C the checkpoint's (the
+        // values as they stand), so that `eval --adapter OUT` works either way; its state; the logs.
         let set = training.trainedSet(id2label: id2label)
         try reporting(path: out) {
             try AdapterFile.writeFiles(set, into: out)
-            try DurableFile.write(JSON.data(TrainingCheckpoint.stateJSON(session.state, settings: runSettings), style: .pretty),
+            try DurableFile.write(
+                JSON.data(TrainingCheckpoint.stateJSON(session.state, settings: runSettings, commandLine: commandLine), style: .pretty),
                 to: FileSystem.join(out, TrainingCheckpoint.stateName))
             try writeLogs()
         }
         keepNewOutput = true
-        summary(session.state, set: set, kept: options.keepBest && evalData != nil ? "best" : "last")
+        var report = TrainSummary(state: session.state, set: set, output: out, kept: options.keepBest && evalData != nil ? "best" : "last")
+        if case .interrupted(let step) = outcome {
+            let checkpoint = TrainingCheckpoint.path(output: out, step: step)
+            (report.kept, report.checkpoint) = ("last", checkpoint)
+            Output.progress("interrupted after step \(step): checkpoint \(checkpoint), its adapter in \(out); continue with --resume \(out)")
+        }
+        if json { Output.json(report.json) } else if report.checkpoint == nil { report.printText() }
+        if report.checkpoint != nil { throw ExitCode(130) }
     }
 
     /// The model to train: the checkpoint's own classifier, or, for a checkpoint without one (a
@@ -386,20 +426,5 @@ struct Train: ParsableCommand {
         }
         try reporting(path: out) { try StagedDirectory.createDirectories(out) }
         return aside
-    }
-
-    func summary(_ state: TrainingState, set: AdapterSet, kept: String) {
-        let last = state.log.last
-        Output.line("trained:    \(state.step) steps in \(String(format: "%.1f", state.elapsed)) s" + (last?.trainLoss.map { String(format: ", last loss %.4f", $0) } ?? ""))
-        if let best = state.best, let entry = state.log.first(where: { $0.step == best.step && $0.evalLoss != nil }) {
-            Output.line("best eval:  step \(best.step), loss \(String(format: "%.4f", entry.evalLoss!))"
-                + entry.evalMetrics.map { ", \($0.name) \(String(format: "%.4f", $0.value))" }.joined())
-        }
-        if let last, let loss = last.evalLoss {
-            Output.line("last eval:  step \(last.step), loss \(String(format: "%.4f", loss))"
-                + last.evalMetrics.map { ", \($0.name) \(String(format: "%.4f", $0.value))" }.joined())
-        }
-        Output.line("adapter:    \(out)/ (\(kept) state; \(set.modules.count) modules, \(Output.grouped(set.parameterCount)) adapter parameters"
-            + (set.head != nil ? ", trained head)" : ")"))
     }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
 import LSRAdapters
 import LSREngine
 import LSRFormats
@@ -8,8 +11,9 @@ import LSRFormats
 ///   optimizer.safetensors   every trained tensor's exact value (`param.I`), Adam's moments
 ///                           (`param.I.exp_avg`, `param.I.exp_avg_sq`) and the best values so far
 ///                           (`best.I`), I in the optimiser's order; metadata: optimizer_steps
-///   trainer_state.json      the TrainingState (schemas/trainer-state.schema.json) and the
-///                           settings of the run, which `--resume` must match.
+///   trainer_state.json      the TrainingState (schemas/trainer-state.schema.json), the
+///                           settings of the run, which `--resume` must match, and the run's
+///                           command line, from which `--resume` alone takes every option.
 /// Data order and dropout masks are functions of the seed and the positions in the state, so
 /// restoring these makes the rest of the run the same, bit for bit, as an uninterrupted one.
 public enum TrainingCheckpoint {
@@ -38,12 +42,16 @@ public enum TrainingCheckpoint {
     }
 
     /// Writes a checkpoint of `session` to `directory` (replacing one there). `settings`
-    /// describes everything that decides the trajectory; `adapter` is the set to write.
-    public static func write(_ session: TrainingSession, adapter: AdapterSet, settings: JSONObject, to directory: String) throws {
+    /// describes everything that decides the trajectory, `commandLine` the options the run was
+    /// given (the command layer's record); `adapter` is the set to write.
+    public static func write(
+        _ session: TrainingSession, adapter: AdapterSet, settings: JSONObject, commandLine: JSONObject, to directory: String
+    ) throws {
         let staged = try StagedDirectory(destination: directory, replace: true)
         try AdapterFile.writeFiles(adapter, into: staged.path)
         try writeTensors(session, to: staged.file(optimizerName))
-        try DurableFile.write(JSON.data(stateJSON(session.state, settings: settings), style: .pretty), to: staged.file(stateName))
+        try DurableFile.write(
+            JSON.data(stateJSON(session.state, settings: settings, commandLine: commandLine), style: .pretty), to: staged.file(stateName))
         try staged.commit()
     }
 
@@ -56,6 +64,36 @@ public enum TrainingCheckpoint {
     public static func prune(output: String, keep: Int) {
         let existing = steps(output: output)
         for step in existing.dropLast(keep) { FileSystem.removeTree(path(output: output, step: step)) }
+    }
+
+    /// Removes the staging directories of checkpoints (".step-N.tmp-PID-RANDOM", as
+    /// `StagedDirectory` names them, and the ".old" a commit sets aside) that a killed run left
+    /// under `output`/checkpoints, and returns their paths. Nothing else is touched. One whose PID
+    /// is a running process other than this one stays: it may be another run's, mid-write.
+    public static func removeStaleStaging(output: String) -> [String] {
+        let directory = FileSystem.join(output, directoryName)
+        var removed: [String] = []
+        for name in ((try? FileSystem.contents(of: directory)) ?? []).sorted() {
+            guard isStaging(name) else { continue }
+            if let pid = stagingPID(name), pid != getpid(), kill(pid, 0) == 0 || errno == EPERM { continue }
+            let path = FileSystem.join(directory, name)
+            FileSystem.removeTree(path)
+            removed.append(path)
+        }
+        return removed
+    }
+
+    /// Whether `name` is a checkpoint's staging name: ".step-N.tmp-" and at least one character.
+    static func isStaging(_ name: String) -> Bool {
+        guard name.hasPrefix(".step-"), let marker = name.firstRange(of: ".tmp-") else { return false }
+        let step = name[name.index(name.startIndex, offsetBy: 6)..<marker.lowerBound]
+        return !step.isEmpty && step.allSatisfy { ("0"..."9").contains($0) } && marker.upperBound < name.endIndex
+    }
+
+    /// The PID a staging name ".step-N.tmp-PID-RANDOM" carries (nil: none).
+    static func stagingPID(_ name: String) -> pid_t? {
+        guard let marker = name.firstRange(of: ".tmp-") else { return nil }
+        return name[marker.upperBound...].split(separator: "-").first.flatMap { pid_t(String($0)) }
     }
 
     /// Steps of the checkpoints under `output`, ascending.
@@ -72,7 +110,7 @@ public enum TrainingCheckpoint {
     }
 
     /// The trainer_state.json document.
-    public static func stateJSON(_ state: TrainingState, settings: JSONObject) -> JSONValue {
+    public static func stateJSON(_ state: TrainingState, settings: JSONObject, commandLine: JSONObject) -> JSONValue {
         var best: JSONValue = .null
         if let b = state.best { best = ["step": JSONValue(b.step), "value": .double(b.value)] }
         return [
@@ -80,6 +118,7 @@ public enum TrainingCheckpoint {
             "batch_in_epoch": JSONValue(state.batchInEpoch), "micro_batches": JSONValue(state.microBatches),
             "pending_loss_sum": .double(state.lossSum), "pending_loss_count": JSONValue(state.lossCount), "best": best,
             "elapsed_seconds": .double(state.elapsed), "log_history": .array(state.log.map(\.json)), "settings": .object(settings),
+            "command_line": .object(commandLine),
         ]
     }
 
@@ -87,6 +126,8 @@ public enum TrainingCheckpoint {
     public struct Stored {
         public var state: TrainingState
         public var settings: JSONObject
+        /// The options of the run that wrote it; nil in checkpoints of versions that did not record them.
+        public var commandLine: JSONObject?
         public var directory: String
         let archive: TensorArchive
         let optimizerSteps: Int
@@ -98,19 +139,20 @@ public enum TrainingCheckpoint {
         let json: JSONValue
         let state: TrainingState
         let settings: JSONObject
+        let commandLine: JSONObject?
         do {
             json = try JSON.parse(file.read(offset: 0, count: min(file.size, ShardIndex.maxIndexSize)))
-            (state, settings) = try parseState(json)
+            (state, settings, commandLine) = try parseState(json)
         } catch { throw FileContextError(path: statePath, underlying: error) }
         let tensorsPath = FileSystem.join(directory, optimizerName)
         let archive = try Safetensors.read(path: tensorsPath)
         guard let stepsText = archive.metadata.first(where: { $0.key == "optimizer_steps" })?.value, let steps = Int(stepsText), steps >= 0 else {
             throw FileContextError(path: tensorsPath, underlying: Error.badTensor(name: "__metadata__", reason: "no optimizer_steps entry"))
         }
-        return Stored(state: state, settings: settings, directory: directory, archive: archive, optimizerSteps: steps)
+        return Stored(state: state, settings: settings, commandLine: commandLine, directory: directory, archive: archive, optimizerSteps: steps)
     }
 
-    static func parseState(_ json: JSONValue) throws(Error) -> (TrainingState, JSONObject) {
+    static func parseState(_ json: JSONValue) throws(Error) -> (TrainingState, JSONObject, JSONObject?) {
         guard case .object(let o) = json else { throw .badState(pointer: "", reason: "expected an object") }
         func int(_ key: String) throws(Error) -> Int {
             guard let v = o[key]?.intValue, v >= 0 else { throw .badState(pointer: "/" + key, reason: "expected a non-negative integer") }
@@ -145,7 +187,11 @@ public enum TrainingCheckpoint {
             state.log.append(entry)
         }
         guard case .object(let settings)? = o["settings"] else { throw .badState(pointer: "/settings", reason: "expected an object") }
-        return (state, settings)
+        switch o["command_line"] {
+        case nil: return (state, settings, nil)  // written before the command line was recorded
+        case .object(let commandLine)?: return (state, settings, commandLine)
+        default: throw .badState(pointer: "/command_line", reason: "expected an object")
+        }
     }
 
     /// Checks that `stored` was made with `settings`: the first key that differs is the error.
