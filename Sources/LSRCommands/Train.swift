@@ -43,10 +43,11 @@ struct Train: ParsableCommand {
             with any N that gives the same global batch. `kill -USR1` on mpirun checkpoints and stops every rank.
 
             Examples:
-              lsrconv train --model roberta-base --train train.jsonl --eval dev.jsonl --out run --max-steps 2000
+              lsrconv train --model roberta-base --train train.jsonl --eval dev.jsonl \\
+                  --labels negative,positive --out run --max-steps 2000
               lsrconv train --resume run          # after Ctrl-C: continue where it stopped
               lsrconv train --resume run --threads 8
-              lsrconv train --model roberta-base --train train.jsonl --out run2 --json > summary.json
+              lsrconv train --model roberta-base --train train.jsonl --out run2 --json
             """)
 
     // The options with a default, and --model, --train and --out, are stored as given (nil: not
@@ -89,7 +90,7 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "Examples per micro-batch (per rank under mpirun) (default: 16).") var batchSizeArgument: Int?
     @Option(help: "Examples per micro-batch over all ranks (default: --batch-size × ranks).") var globalBatchSize: Int?
     @Option(name: .customLong("grad-accum"), help: "Micro-batches per update (gradients averaged) (default: 1).") var gradAccumArgument: Int?
-    @Option(name: .customLong("max-length"), help: "Tokens per example after truncation (default: 128).") var maxLengthArgument: Int?
+    @Option(name: .customLong("max-length"), help: .init(DataOptions.maxLengthHelp)) var maxLengthArgument: Int?
     @Option(name: .customLong("seed"), help: "Seed of the adapter initialisation and the shuffling (default: 0).") var seedArgument: UInt64?
     @Option(help: "Evaluate every N updates (default: every epoch).") var evalEvery: Int?
     @Option(help: "Checkpoint every N updates (default: at every evaluation).") var saveEvery: Int?
@@ -197,6 +198,7 @@ struct Train: ParsableCommand {
         }
         let tokenizerDirectory = DataOptions.tokenizerDirectory(tokenizer, model: model)
         let tok = try reporting(path: tokenizerDirectory) { try Tokenizer.load(directory: tokenizerDirectory) }
+        let maxLength = DataOptions.maxLength(maxLengthArgument, limit: base.maxTokens)  // 128, or the model's limit if lower
         func encode(_ path: String) throws -> Trainer.Encoded {
             let data = try DataOptions.labelled(
                 path, format: dataFormat, fields: fields, tokenizer: tok, model: base, labels: labels, id2label: base.config.id2label, maxLength: maxLength)
@@ -227,6 +229,7 @@ struct Train: ParsableCommand {
         }
 
         var options = trainerOptions(schedule: ScheduleKind(rawValue: lrSchedule)!, optimizer: OptimizerKind(rawValue: optimizer)!)  // validate() checked both
+        options.maxLength = maxLength
         let settings = options.optimizer
         options.batchSize = globalBatchSize ?? batchSize * communicator.size
         let dropoutSettings = DropoutSettings(config: base.config, seed: seed, overridingAll: dropout)
@@ -376,7 +379,12 @@ struct Train: ParsableCommand {
     ) throws -> JSONObject {
         let h = adapters.hyperparameters
         let s = options.optimizer
-        func digest(_ path: String) throws -> JSONValue { .string(try reporting(path: path) { try AdapterMerge.digest(path) }) }
+        func digest(_ path: String) throws -> JSONValue {
+            if path == DataSource.standardInputPath {  // `--train -`: the bytes read, kept by the loader
+                return .string(SHA256.hex(try reporting { try DataSource.standardInputBytes() }))
+            }
+            return .string(try reporting(path: path) { try AdapterMerge.digest(path) })
+        }
         return [
             "model_weights": .array(weights.map { ["file": .string($0.file), "sha256": .string($0.sha256)] }),
             "num_labels": JSONValue(labels),

@@ -275,6 +275,7 @@ struct RecordedOption {
 
     /// `path` from the root: symlinks resolved where it exists, else joined to the working directory.
     static func absolute(_ path: String) -> String {
+        if path == DataSource.standardInputPath { return path }  // `--train -`: standard input, wherever the run is
         if let canonical = FileSystem.canonical(path) { return canonical }
         return path.hasPrefix("/") ? path : FileSystem.join(FileManager.default.currentDirectoryPath, path)
     }

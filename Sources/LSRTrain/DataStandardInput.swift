@@ -24,6 +24,10 @@ extension DataSource {
         try readAll(descriptor: STDIN_FILENO, name: standardInputName, limit: maxStandardInputBytes)
     }
 
+    /// Standard input's bytes (read on first use, then kept): what a command digests when its
+    /// data came from `-` (train records the sha256 of its training data).
+    public static func standardInputBytes() throws(DatasetError) -> [UInt8] { try standardInput.get() }
+
     /// Every byte `descriptor` delivers until end of file; more than `limit` bytes is an error
     /// (found after reading at most `limit` + 1 of them).
     public static func readAll(descriptor: Int32, name: String, limit: Int) throws(DatasetError) -> [UInt8] {

@@ -229,12 +229,31 @@ import Testing
         }
     }
 
+    /// train takes `--train -` too (issue 15.5): the same run as from the file, the data's
+    /// sha256 recorded as for a file, and `--max-length` by default the model's limit where it is
+    /// below 128 (pretrained-mlm: 34 positions, 32 tokens). The same binary on the same machine
+    /// and input: the adapters are compared bit for bit.
+    @Test func trainReadsStandardInputAndDefaultsToTheModelsLimit() throws {
+        let dir = TemporaryDirectory()
+        let model = TestPaths.fixture("pretrained-mlm")
+        let train = TestPaths.fixture("learning/train.jsonl")
+        let flags = ["--labels", "ordered,reversed", "--max-steps", "2", "--batch-size", "4", "--separation-rank", "4"]
+        let fromFile = try runLSRConv(["train", "--model", model, "--train", train, "--out", dir.file("file")] + flags)
+        #expect(fromFile.status == 0, "\(fromFile.stderr)")
+        let fromStdin = try runLSRConv(["train", "--model", model, "--train", "-", "--format", "jsonl", "--out", dir.file("stdin")] + flags, stdin: readFile(train))
+        #expect(fromStdin.status == 0, "\(fromStdin.stderr)")
+        #expect(readFile(dir.file("stdin/adapter_model.safetensors")) == readFile(dir.file("file/adapter_model.safetensors")))
+        let settings = try #require(JSON.parse(readFile(dir.file("stdin/trainer_state.json")))["settings"])
+        #expect(settings["train_data"]?.stringValue == SHA256.hex(readFile(train)))
+        #expect(settings["max_length"]?.intValue == 32)
+    }
+
     // MARK: 8. Examples
 
     /// Every --help (the root's included; train's is another change's) ends its discussion with
     /// 2–4 example invocations of that command.
     @Test func examplesInEveryHelp() throws {
-        for command in [""] + Self.commands {
+        for command in [""] + Self.commands + ["train"] {
             let text = try help(command.isEmpty ? [] : [command])
             let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             let start = try #require(lines.firstIndex(of: "Examples:"), "\(command): no Examples block")
