@@ -61,6 +61,19 @@ import Testing
         #expect(unknown.status == 1)
         #expect(unknown.stderr == "error: \(Self.train): line 1: label \"reversed\" is not one of --labels (ordered, other)\n")
         #expect(!FileManager.default.fileExists(atPath: dir.file("a")))
+        // A repeated name and a name the file never uses: warnings, and the run goes on.
+        let repeated = try runLSRConv(Self.common + ["--labels", "ordered,reversed,ordered", "--max-steps", "1", "--out", dir.file("d")])
+        #expect(repeated.status == 0, "\(repeated.stderr)")
+        #expect(repeated.stderr.hasPrefix("warning: --labels names 'ordered' twice: the first is id 0\n"), "\(repeated.stderr)")
+        let unused = try runLSRConv(Self.common + ["--labels", "ordered,reversed,extra", "--max-steps", "1", "--out", dir.file("e")])
+        #expect(unused.status == 0, "\(unused.stderr)")
+        #expect(unused.stderr.hasPrefix("warning: label 'extra' of --labels appears in no example of \(Self.train)\n"), "\(unused.stderr)")
+        #expect(unused.stderr.contains("training a new one, 3 labels (ordered, reversed, extra)"))
+        // --num-labels against the data: an error before anything is written.
+        let counted = try runLSRConv(Self.common + ["--num-labels", "3", "--max-steps", "1", "--out", dir.file("f")])
+        #expect(counted.status == 1)
+        #expect(counted.stderr == "error: --num-labels 3 contradicts \(Self.train), whose labels make 2\n")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("f")))
         // A model with a head keeps its labels.
         let model = TestPaths.fixture("learning/model")
         let contradicting = try runLSRConv([
